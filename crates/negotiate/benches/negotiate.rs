@@ -1,0 +1,3 @@
+//! Benchmarks of `negotiate` (filled in with the negotiation-core issue).
+
+fn main() {}

@@ -1,0 +1,79 @@
+//! # dmabuf-negotiate
+//!
+//! dma-buf interconnect negotiation, as proposed on dri-devel: the exporter and the importer of
+//! a buffer each list the interconnects they can use, common code matches the lists with each
+//! interconnect type's own match operation, asks the hardware whether and how the importer can
+//! reach the memory, ranks the options by quality of route, and lets the exporter decide.
+//!
+//! - [`Interconnect`] types are `'static` singletons with a match operation; the built-in ones
+//!   are [`DMA_ADDR`], [`PCI_BAR`], [`VRAM`], [`PRIVATE_IOVA`] and [`PHYS`], and a driver can
+//!   declare its own without touching this crate.
+//! - [`ExporterOffer`] and [`ImporterOffer`] are `{interconnect, arguments}` list entries.
+//! - A [`Fabric`] answers the hardware questions (pci-topology implements it for real machines).
+//! - [`Negotiator`] matches N × M pairs under a [`Policy`], consults an [`ExporterDecision`], and
+//!   returns an [`Agreement`] or a [`NegotiationError`], both carrying the full candidate table.
+//! - [`Route`] and [`Quality`] describe and order routes; [`Mapping`] and the address newtypes in
+//!   [`address`] keep every address in its own space.
+//!
+//! The crate is `no_std` + `alloc`. Negotiation itself neither allocates nor panics: the caller
+//! provides the candidate table's storage (on the stack if it likes).
+//!
+//! ```
+//! use dmabuf_negotiate::*;
+//!
+//! /// A fabric where every device reaches every memory by PCI P2P with bus addresses.
+//! struct Flat;
+//! impl Fabric for Flat {
+//!     fn reach(&self, _: Initiator, _: Memory) -> Result<Route, Refusal> {
+//!         Ok(Route::new(RouteKind::PciBusAddr { distance: 4 }))
+//!     }
+//!     fn private_route(&self, f: FabricId, d: DeviceId, _: DeviceId) -> Result<Route, Refusal> {
+//!         Err(Refusal::NotOnFabric { fabric: f, device: d })
+//!     }
+//!     fn relation(&self, a: DeviceId, b: DeviceId) -> Relation {
+//!         if a == b { Relation::SameFunction } else { Relation::Unrelated }
+//!     }
+//! }
+//!
+//! let gpu = DeviceId(0);
+//! let nic = DeviceId(1);
+//! let exporter = [
+//!     ExporterOffer::vram(VramId { owner: gpu, instance: 0 }),
+//!     ExporterOffer::dma_addr(Memory::Device(gpu)),
+//! ];
+//! let importer = [ImporterOffer::dma_addr(nic, true)];
+//! let mut table = [Candidate::VACANT; 2];
+//! let agreement = Negotiator::new(&Flat).negotiate(&exporter, &importer, &mut table).unwrap();
+//! assert!(agreement.chosen().interconnect.is(&DMA_ADDR));
+//! assert_eq!(agreement.candidates().len(), 2);
+//! ```
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod address;
+mod device;
+mod fabric;
+pub mod interconnect;
+pub mod mapping;
+mod negotiate;
+mod offer;
+mod rejection;
+mod route;
+
+pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
+pub use device::{BarSlice, DeviceId, FabricId, VramId};
+pub use fabric::{
+    Fabric, HostBridgeCause, HostBridgeRefusal, Initiator, Memory, Refusal, Relation,
+};
+pub use interconnect::{DMA_ADDR, Interconnect, MatchFn, PCI_BAR, PHYS, PRIVATE_IOVA, VRAM};
+pub use mapping::{AddressSpace, Mapping};
+pub use negotiate::{
+    Agreement, Candidate, ChosenBy, ExporterDecision, FollowPolicy, NegotiationError, Negotiator,
+    Policy, Verdict,
+};
+pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
+pub use rejection::Rejection;
+pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
