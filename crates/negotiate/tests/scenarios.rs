@@ -1,5 +1,7 @@
 //! The scenarios of the interconnect-negotiation proposal, each on a small fabric.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::TestFabric;
