@@ -69,6 +69,12 @@ impl PartialEq for Interconnect {
 
 impl Eq for Interconnect {}
 
+impl core::hash::Hash for Interconnect {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        ptr::hash(self, state);
+    }
+}
+
 impl fmt::Debug for Interconnect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Interconnect({})", self.name)

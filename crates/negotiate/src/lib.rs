@@ -72,7 +72,7 @@ pub use interconnect::{DMA_ADDR, Interconnect, MatchFn, PCI_BAR, PHYS, PRIVATE_I
 pub use mapping::{AddressSpace, Mapping};
 pub use negotiate::{
     Agreement, Candidate, ChosenBy, ExporterDecision, FollowPolicy, NegotiationError, Negotiator,
-    Policy, Verdict,
+    Policy, Ranked, Verdict,
 };
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
 pub use rejection::Rejection;

@@ -1,15 +1,16 @@
 //! The N × M matcher: every exporter entry against every importer entry, ranked, then decided by
 //! the exporter.
 //!
-//! 1. Every pair `(exporter[i], importer[j])` becomes a [`Candidate`]. Pairs of the same
-//!    interconnect type go through that type's match operation, which accepts with a [`Route`] or
-//!    rejects with a [`Rejection`]; pairs of different types are rejected without a match.
+//! 1. Every pair `(exporter[i], importer[j])` becomes a [`Candidate`], stored in list order
+//!    (exporter order, then importer order). Pairs of the same interconnect type go through that
+//!    type's match operation, which accepts with a [`Route`] or rejects with a [`Rejection`];
+//!    pairs of different types are rejected without a match.
 //! 2. The exporter may veto any accepted candidate ([`ExporterDecision::veto`]).
-//! 3. The table is sorted: accepted candidates first, in the [`Policy`]'s order, then vetoed and
-//!    rejected ones in exporter order, then importer order.
-//! 4. The exporter picks among the accepted ones ([`ExporterDecision::pick`]; by default the
-//!    policy's first), and the [`Agreement`] records what it chose and whether it overrode the
-//!    policy.
+//! 3. The [`Policy`] ranks the accepted candidates; the best is tracked while the table is
+//!    filled, so no sorting happens on the negotiation path. [`Ranked`] walks them in rank order
+//!    on demand.
+//! 4. The exporter picks one of them ([`ExporterDecision::pick`]; by default the policy's best),
+//!    and the [`Agreement`] records what it chose and whether it overrode the policy.
 //!
 //! The caller provides the table's storage (`&mut [Candidate]` of at least N × M entries, e.g. an
 //! array on the stack): negotiation never allocates, and never panics, whatever the offers.
@@ -18,7 +19,7 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use crate::interconnect::{DMA_ADDR, Interconnect};
-use crate::{ExporterOffer, Fabric, ImporterOffer, Rejection, Route};
+use crate::{ExporterOffer, Fabric, ImporterOffer, Quality, Rejection, Route};
 
 /// How accepted candidates are ranked.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -43,6 +44,9 @@ impl fmt::Display for Policy {
 
 /// The outcome of one pair.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+// A fixed `u32` tag with aligned payloads: candidates are copied on the negotiation path, and
+// the default layout's packed 7-byte payloads made each copy stall (measured: twice as slow).
+#[repr(u32)]
 pub enum Verdict {
     /// The match operation accepted, with this route.
     Accepted(Route),
@@ -109,9 +113,9 @@ pub trait ExporterDecision {
         None
     }
 
-    /// Pick one of the accepted candidates, given best first in the policy's order. Return its
-    /// position in `ranked`. Default: the policy's choice, `0`.
-    fn pick(&mut self, ranked: &[Candidate]) -> usize {
+    /// Pick one of the accepted candidates, walked best first in the policy's order by `ranked`.
+    /// Return its position in that order. Default: the policy's choice, `0`.
+    fn pick(&mut self, ranked: Ranked<'_>) -> usize {
         let _ = ranked;
         0
     }
@@ -137,6 +141,7 @@ pub enum ChosenBy {
 pub struct Agreement<'t> {
     table: &'t [Candidate],
     accepted: usize,
+    best: usize,
     chosen: usize,
     route: Route,
     policy: Policy,
@@ -146,20 +151,18 @@ impl<'t> Agreement<'t> {
     /// The chosen candidate.
     pub fn chosen(&self) -> &'t Candidate {
         let table: &'t [Candidate] = self.table;
-        // `chosen < accepted <= table.len()` is established by `negotiate`.
+        // `chosen < table.len()` is established by `negotiate`.
         &table[self.chosen]
     }
 
-    /// Every candidate: accepted ones best first in the policy's order, then vetoed and rejected
-    /// ones in exporter order, then importer order.
+    /// Every candidate, in list order: exporter order, then importer order.
     pub fn candidates(&self) -> &'t [Candidate] {
         self.table
     }
 
-    /// The accepted candidates, best first.
-    pub fn accepted(&self) -> &'t [Candidate] {
-        let table: &'t [Candidate] = self.table;
-        &table[..self.accepted]
+    /// The accepted (not vetoed) candidates, best first in the policy's order.
+    pub fn ranked(&self) -> Ranked<'t> {
+        Ranked::new(self.table, self.policy, self.best, self.accepted)
     }
 
     /// The policy used for ranking.
@@ -169,7 +172,7 @@ impl<'t> Agreement<'t> {
 
     /// Whether the policy's first candidate was taken or the exporter chose another.
     pub fn chosen_by(&self) -> ChosenBy {
-        if self.chosen == 0 {
+        if self.chosen == self.best {
             ChosenBy::Policy
         } else {
             ChosenBy::Exporter
@@ -181,6 +184,63 @@ impl<'t> Agreement<'t> {
         self.route
     }
 }
+
+/// The accepted candidates of a table, best first in a policy's order.
+///
+/// Walking costs O(N × M) per step and allocates nothing; it is meant for explanations and for
+/// the exporter's pick, not for the negotiation path itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Ranked<'t> {
+    table: &'t [Candidate],
+    policy: Policy,
+    next: Option<usize>,
+    remaining: usize,
+}
+
+impl<'t> Ranked<'t> {
+    fn new(table: &'t [Candidate], policy: Policy, best: usize, accepted: usize) -> Self {
+        Self {
+            table,
+            policy,
+            next: (accepted > 0).then_some(best),
+            remaining: accepted,
+        }
+    }
+}
+
+impl<'t> Ranked<'t> {
+    /// The table position of the next candidate in rank order.
+    fn next_position(&mut self) -> Option<usize> {
+        let position = self.next?;
+        let current = self.table.get(position)?;
+        self.remaining = self.remaining.saturating_sub(1);
+        // The next one is the best of those ranked after the current one.
+        let policy = self.policy;
+        self.next = self
+            .table
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_accepted() && rank(policy, c, current) == Ordering::Greater)
+            .min_by(|(_, a), (_, b)| rank(policy, a, b))
+            .map(|(k, _)| k);
+        Some(position)
+    }
+}
+
+impl<'t> Iterator for Ranked<'t> {
+    type Item = &'t Candidate;
+
+    fn next(&mut self) -> Option<&'t Candidate> {
+        let table: &'t [Candidate] = self.table;
+        table.get(self.next_position()?)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Ranked<'_> {}
 
 /// Why a negotiation produced no agreement.
 #[derive(Clone, Copy, Debug)]
@@ -280,11 +340,11 @@ impl<'f> Negotiator<'f> {
     }
 
     /// Negotiates, letting `decision` veto candidates and make the final pick.
-    pub fn negotiate_with<'t>(
+    pub fn negotiate_with<'t, D: ExporterDecision + ?Sized>(
         &self,
         exporter: &[ExporterOffer<'_>],
         importer: &[ImporterOffer<'_>],
-        decision: &mut dyn ExporterDecision,
+        decision: &mut D,
         table: &'t mut [Candidate],
     ) -> Result<Agreement<'t>, NegotiationError<'t>> {
         if exporter.len() > usize::from(u16::MAX) || importer.len() > usize::from(u16::MAX) {
@@ -296,10 +356,17 @@ impl<'f> Negotiator<'f> {
             return Err(NegotiationError::TableTooSmall { needed, capacity });
         };
 
-        let mut slots = table.iter_mut();
+        // One pass in list order: fill the table and keep the policy's best so far. Ties keep
+        // the earlier candidate, which is the one first in exporter, then importer order.
+        let policy = self.policy;
         let mut accepted = 0usize;
+        let mut best: Option<(usize, Quality)> = None;
+        let mut slots = table.iter_mut().enumerate();
         for (ei, e) in (0u16..).zip(exporter) {
             for (ii, i) in (0u16..).zip(importer) {
+                let Some((k, slot)) = slots.next() else {
+                    break;
+                };
                 let verdict = if e.interconnect().is(i.interconnect()) {
                     match e.interconnect().matches(self.fabric, e.args(), i.args()) {
                         Ok(route) => Verdict::Accepted(route),
@@ -307,47 +374,60 @@ impl<'f> Negotiator<'f> {
                     }
                 } else {
                     Verdict::Rejected(Rejection::DifferentInterconnects {
-                        exporter: e.interconnect().name(),
-                        importer: i.interconnect().name(),
+                        exporter: e.interconnect(),
+                        importer: i.interconnect(),
                     })
                 };
-                let mut candidate = Candidate {
+                *slot = Candidate {
                     exporter_index: ei,
                     importer_index: ii,
                     interconnect: e.interconnect(),
                     verdict,
                 };
-                if let Verdict::Accepted(route) = candidate.verdict {
-                    match decision.veto(&candidate) {
-                        Some(reason) => candidate.verdict = Verdict::Vetoed { route, reason },
-                        None => accepted += 1,
+                if let Verdict::Accepted(route) = slot.verdict {
+                    if let Some(reason) = decision.veto(slot) {
+                        slot.verdict = Verdict::Vetoed { route, reason };
+                        continue;
+                    }
+                    accepted += 1;
+                    let quality = route.quality();
+                    let better = match (policy, best) {
+                        (_, None) => true,
+                        (Policy::BestRoute, Some((_, q))) => quality > q,
+                        (Policy::ExporterPriority, Some(_)) => false,
+                    };
+                    if better {
+                        best = Some((k, quality));
                     }
                 }
-                if let Some(slot) = slots.next() {
-                    *slot = candidate;
-                }
             }
         }
-
-        let policy = self.policy;
-        table.sort_unstable_by(|a, b| rank(policy, a, b));
         let table: &'t [Candidate] = table;
-        if accepted == 0 {
+        let Some((best, _)) = best else {
             return Err(NegotiationError::NoCommonInterconnect { table });
-        }
-        let chosen = decision.pick(&table[..accepted]);
-        let route = match table[..accepted].get(chosen).map(|c| c.verdict) {
-            Some(Verdict::Accepted(route)) => route,
-            _ => {
-                return Err(NegotiationError::InvalidPick {
-                    picked: chosen,
-                    accepted,
-                });
-            }
+        };
+        let position = decision.pick(Ranked::new(table, policy, best, accepted));
+        let chosen = if position == 0 {
+            Some(best)
+        } else {
+            let mut ranked = Ranked::new(table, policy, best, accepted);
+            (0..=position)
+                .map(|_| ranked.next_position())
+                .last()
+                .flatten()
+        };
+        let Some((chosen, Verdict::Accepted(route))) =
+            chosen.and_then(|k| Some((k, table.get(k)?.verdict)))
+        else {
+            return Err(NegotiationError::InvalidPick {
+                picked: position,
+                accepted,
+            });
         };
         Ok(Agreement {
             table,
             accepted,
+            best,
             chosen,
             route,
             policy,
@@ -355,20 +435,19 @@ impl<'f> Negotiator<'f> {
     }
 }
 
-/// The table order: accepted first, ranked by the policy; then everything else in list order.
+/// The rank order of two accepted candidates under `policy` (`Less` = better). `BestRoute`:
+/// higher quality first, then exporter order, then importer order. `ExporterPriority`: exporter
+/// order, then importer order. Unique for distinct pairs, so the order is total.
 fn rank(policy: Policy, a: &Candidate, b: &Candidate) -> Ordering {
-    let by_order = |a: &Candidate, b: &Candidate| {
-        a.exporter_index
-            .cmp(&b.exporter_index)
-            .then(a.importer_index.cmp(&b.importer_index))
-    };
-    match (a.verdict.accepted_route(), b.verdict.accepted_route()) {
-        (Some(ra), Some(rb)) => match policy {
-            Policy::BestRoute => rb.quality().cmp(&ra.quality()).then(by_order(a, b)),
-            Policy::ExporterPriority => by_order(a, b),
-        },
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => by_order(a, b),
+    let by_order = a
+        .exporter_index
+        .cmp(&b.exporter_index)
+        .then(a.importer_index.cmp(&b.importer_index));
+    match policy {
+        Policy::ExporterPriority => by_order,
+        Policy::BestRoute => {
+            let quality = |c: &Candidate| c.verdict.accepted_route().map(Route::quality);
+            quality(b).cmp(&quality(a)).then(by_order)
+        }
     }
 }

@@ -8,7 +8,7 @@ use common::TestFabric;
 use dmabuf_negotiate::{
     Bandwidth, BarSlice, Candidate, ChosenBy, DMA_ADDR, DeviceId, ExporterDecision, ExporterOffer,
     FabricId, HostBridgeCause, HostBridgeRefusal, ImporterOffer, Latency, Memory, NegotiationError,
-    Negotiator, PCI_BAR, PHYS, PRIVATE_IOVA, Policy, Refusal, Rejection, Relation, Route,
+    Negotiator, PCI_BAR, PHYS, PRIVATE_IOVA, Policy, Ranked, Refusal, Rejection, Relation, Route,
     RouteKind, Trust, VRAM, Verdict, VramId,
 };
 
@@ -60,8 +60,15 @@ fn vram_to_another_function_of_the_same_gpu() {
 
     assert!(agreement.chosen().interconnect.is(&VRAM));
     assert_eq!(agreement.route().kind, RouteKind::SameDevice);
-    assert_eq!(agreement.accepted().len(), 2, "vram and dma-addr both work");
-    assert!(agreement.accepted()[1].interconnect.is(&DMA_ADDR));
+    assert_eq!(agreement.ranked().len(), 2, "vram and dma-addr both work");
+    assert!(
+        agreement
+            .ranked()
+            .nth(1)
+            .unwrap()
+            .interconnect
+            .is(&DMA_ADDR)
+    );
     assert_eq!(agreement.candidates().len(), 4);
 }
 
@@ -109,12 +116,11 @@ fn multipath_nic_gets_the_better_function() {
     assert!(far_route.quality() < agreement.route().quality());
     // Ranked: both P2P paths before the system-memory fallbacks.
     let ranked: Vec<_> = agreement
-        .accepted()
-        .iter()
+        .ranked()
         .map(|c| (c.exporter_index, c.importer_index))
         .collect();
     assert_eq!(ranked[..2], [(0, 1), (0, 0)]);
-    assert_eq!(agreement.accepted().len(), 4);
+    assert_eq!(agreement.ranked().len(), 4);
 }
 
 /// 3. vfio-pci exports a BAR slice: iommufd (trusted) gets `phys`; an untrusted importer that
@@ -160,13 +166,13 @@ fn vfio_bar_phys_only_to_trusted_importers() {
         unreachable!()
     };
     assert!(why.to_string().contains("trusted"), "{why}");
-    assert!(matches!(
+    assert_eq!(
         find(table, 0, 0).verdict,
         Verdict::Rejected(Rejection::DifferentInterconnects {
-            exporter: "pci-bar",
-            importer: "phys"
+            exporter: &PCI_BAR,
+            importer: &PHYS
         })
-    ));
+    );
 }
 
 /// 4. An SR-IOV VF exports to its PF over the IOV interconnect (`vram`); to a different PF it
@@ -254,7 +260,14 @@ fn nvlink_versus_pcie_under_both_policies() {
     assert!(priority.chosen().interconnect.is(&DMA_ADDR));
     assert_eq!(priority.route().kind, RouteKind::PciBusAddr { distance: 4 });
     // The private link is still accepted and shown.
-    assert!(priority.accepted()[1].interconnect.is(&PRIVATE_IOVA));
+    assert!(
+        priority
+            .ranked()
+            .nth(1)
+            .unwrap()
+            .interconnect
+            .is(&PRIVATE_IOVA)
+    );
 }
 
 /// 6. Nothing in common: the error's table says why each pair failed.
@@ -357,7 +370,7 @@ fn exporter_vetoes_and_picks() {
                 .is(&PRIVATE_IOVA)
                 .then_some("NVLink reserved for collectives")
         }
-        fn pick(&mut self, ranked: &[Candidate]) -> usize {
+        fn pick(&mut self, ranked: Ranked<'_>) -> usize {
             ranked.len() - 1
         }
     }
@@ -368,7 +381,7 @@ fn exporter_vetoes_and_picks() {
         .unwrap();
     assert_eq!(agreement.chosen_by(), ChosenBy::Exporter);
     assert_eq!(agreement.route().kind, RouteKind::SystemMemory);
-    assert_eq!(agreement.accepted().len(), 2);
+    assert_eq!(agreement.ranked().len(), 2);
     let vetoed = find(agreement.candidates(), 0, 0);
     assert!(matches!(
         vetoed.verdict,
@@ -383,7 +396,7 @@ fn exporter_vetoes_and_picks() {
 
     struct PickOutOfRange;
     impl ExporterDecision for PickOutOfRange {
-        fn pick(&mut self, ranked: &[Candidate]) -> usize {
+        fn pick(&mut self, ranked: Ranked<'_>) -> usize {
             ranked.len()
         }
     }

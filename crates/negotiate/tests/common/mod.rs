@@ -4,7 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
+pub mod workload;
 
 use dmabuf_negotiate::{
     DeviceId, Fabric, FabricId, Initiator, Memory, Refusal, Relation, Route, RouteKind,
@@ -36,9 +36,24 @@ pub struct TestFabric {
     /// `reach[who][target]`: row 0 is the CPU, row `d + 1` device `d`; column 0 is system
     /// memory, column `d + 1` the memory of device `d`.
     reach: Vec<Vec<Option<Result<Route, Refusal>>>>,
-    links: HashMap<(FabricId, DeviceId, DeviceId), Route>,
-    members: HashMap<FabricId, Vec<DeviceId>>,
-    down: Vec<FabricId>,
+    /// Private fabrics, each with its members and a dense table of link routes.
+    fabrics: Vec<PrivateFabric>,
+}
+
+/// One private fabric of the test machine.
+#[derive(Clone, Debug)]
+struct PrivateFabric {
+    id: FabricId,
+    down: bool,
+    members: Vec<DeviceId>,
+    /// `links[a][b]`, indexed by device id.
+    links: Vec<Vec<Option<Route>>>,
+}
+
+impl PrivateFabric {
+    fn link(&self, a: DeviceId, b: DeviceId) -> Option<Route> {
+        *self.links.get(a.0 as usize)?.get(b.0 as usize)?
+    }
 }
 
 impl TestFabric {
@@ -153,12 +168,29 @@ impl TestFabric {
 
     /// A private link on `fabric` between `a` and `b`, usable both ways.
     pub fn link(&mut self, fabric: FabricId, a: DeviceId, b: DeviceId, route: Route) -> &mut Self {
-        self.links.insert((fabric, a, b), route);
-        self.links.insert((fabric, b, a), route);
-        let members = self.members.entry(fabric).or_default();
+        let n = self.devices.len();
+        let pos = match self.fabrics.iter().position(|f| f.id == fabric) {
+            Some(pos) => pos,
+            None => {
+                self.fabrics.push(PrivateFabric {
+                    id: fabric,
+                    down: false,
+                    members: Vec::new(),
+                    links: Vec::new(),
+                });
+                self.fabrics.len() - 1
+            }
+        };
+        let f = &mut self.fabrics[pos];
+        f.links.resize(n, Vec::new());
+        for row in &mut f.links {
+            row.resize(n, None);
+        }
+        f.links[a.0 as usize][b.0 as usize] = Some(route);
+        f.links[b.0 as usize][a.0 as usize] = Some(route);
         for d in [a, b] {
-            if !members.contains(&d) {
-                members.push(d);
+            if !f.members.contains(&d) {
+                f.members.push(d);
             }
         }
         self
@@ -166,9 +198,8 @@ impl TestFabric {
 
     /// Takes every link of `fabric` down (or back up).
     pub fn set_link_down(&mut self, fabric: FabricId, down: bool) {
-        self.down.retain(|f| *f != fabric);
-        if down {
-            self.down.push(fabric);
+        for f in self.fabrics.iter_mut().filter(|f| f.id == fabric) {
+            f.down = down;
         }
     }
 
@@ -201,20 +232,18 @@ impl Fabric for TestFabric {
         initiator: DeviceId,
         owner: DeviceId,
     ) -> Result<Route, Refusal> {
-        let Some(members) = self.members.get(&fabric) else {
+        let Some(f) = self.fabrics.iter().find(|f| f.id == fabric) else {
             return Err(Refusal::UnknownFabric(fabric));
         };
         for d in [initiator, owner] {
-            if !members.contains(&d) {
+            if !f.members.contains(&d) {
                 return Err(Refusal::NotOnFabric { fabric, device: d });
             }
         }
-        if self.down.contains(&fabric) {
+        if f.down {
             return Err(Refusal::LinkDown(fabric));
         }
-        self.links
-            .get(&(fabric, initiator, owner))
-            .copied()
+        f.link(initiator, owner)
             .ok_or(Refusal::Other("no link between them on this fabric"))
     }
 
