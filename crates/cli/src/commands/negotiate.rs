@@ -1,0 +1,131 @@
+//! `dmabuf-ic negotiate SCENARIO.toml`: one negotiation on a real machine, with the full
+//! candidate table.
+
+use std::path::PathBuf;
+
+use dmabuf_negotiate::{Candidate, ChosenBy, NegotiationError, Negotiator, Policy};
+use pci_topology::Machine;
+
+use crate::cli::NegotiateArgs;
+use crate::commands::Outcome;
+use crate::error::{CliError, Exit};
+use crate::output::OutputFormat;
+use crate::render;
+use crate::scenario::{Bound, Scenario};
+use crate::source::MachineSource;
+
+/// The answer.
+#[derive(Debug)]
+pub struct Report {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Its description.
+    pub description: Option<String>,
+    /// The machine's source (the scenario's, or the command line's).
+    pub source: MachineSource,
+    /// The policy.
+    pub policy: Policy,
+    /// The offers.
+    pub bound: Bound,
+    /// Every candidate, in exporter order, then importer order.
+    pub candidates: Vec<Candidate>,
+    /// Position of the chosen candidate in `candidates`, if any was agreed.
+    pub chosen: Option<usize>,
+    /// Positions of the accepted candidates, best first under the policy.
+    pub ranked: Vec<usize>,
+    /// Who made the final choice.
+    pub chosen_by: Option<ChosenBy>,
+}
+
+impl Report {
+    /// The rank (1 = best) of a candidate, if it was accepted.
+    pub fn rank_of(&self, position: usize) -> Option<usize> {
+        self.ranked
+            .iter()
+            .position(|&p| p == position)
+            .map(|r| r + 1)
+    }
+
+    /// The chosen candidate.
+    pub fn chosen_candidate(&self) -> Option<&Candidate> {
+        self.chosen.and_then(|c| self.candidates.get(c))
+    }
+}
+
+fn position(table: &[Candidate], c: &Candidate) -> Option<usize> {
+    table
+        .iter()
+        .position(|x| x.exporter_index == c.exporter_index && x.importer_index == c.importer_index)
+}
+
+/// Negotiates a bound scenario on a machine.
+pub fn negotiate(
+    m: &Machine,
+    scenario: &Scenario,
+    source: MachineSource,
+    bound: Bound,
+) -> Result<Report, CliError> {
+    let n = bound.exporter.len().saturating_mul(bound.importer.len());
+    let mut table = vec![Candidate::VACANT; n];
+    let negotiator = Negotiator::new(m).with_policy(scenario.policy);
+    let (candidates, chosen, ranked, chosen_by) =
+        match negotiator.negotiate(&bound.exporter, &bound.importer, &mut table) {
+            Ok(a) => {
+                let all = a.candidates().to_vec();
+                let chosen = position(&all, a.chosen());
+                let ranked = a.ranked().filter_map(|c| position(&all, c)).collect();
+                (all, chosen, ranked, Some(a.chosen_by()))
+            }
+            Err(NegotiationError::NoCommonInterconnect { table }) => {
+                (table.to_vec(), None, Vec::new(), None)
+            }
+            Err(NegotiationError::TooManyOffers) => {
+                return Err(CliError::input(format!(
+                    "{}: an offer list has more than 65535 entries",
+                    scenario.path.display()
+                )));
+            }
+            Err(e) => return Err(CliError::internal(format!("negotiation failed: {e}"))),
+        };
+    Ok(Report {
+        scenario: scenario.path.clone(),
+        description: scenario.description.clone(),
+        source,
+        policy: scenario.policy,
+        bound,
+        candidates,
+        chosen,
+        ranked,
+        chosen_by,
+    })
+}
+
+/// Reads the scenario, loads its machine, negotiates and renders.
+pub fn run(
+    source: Option<MachineSource>,
+    format: OutputFormat,
+    args: &NegotiateArgs,
+) -> Result<Outcome, CliError> {
+    let scenario = Scenario::read(&args.scenario)?;
+    let source = source
+        .or_else(|| scenario.machine.clone())
+        .unwrap_or(MachineSource::Live);
+    let m = source.load()?;
+    let bound = scenario.bind(&m)?;
+    let notes = bound.warnings.clone();
+    let report = negotiate(&m, &scenario, source, bound)?;
+    let text = match format {
+        OutputFormat::Human => render::human::negotiate::render(&m, &report),
+        OutputFormat::Json => render::json::negotiate::render(&m, &report)?,
+    };
+    let mut notes = notes;
+    let exit = if report.chosen.is_some() {
+        Exit::Ok
+    } else {
+        notes.push(
+            "no common interconnect: every candidate pair was refused (see the table)".to_owned(),
+        );
+        Exit::NoAgreement
+    };
+    Ok(Outcome { text, exit, notes })
+}
