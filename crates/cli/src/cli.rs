@@ -14,7 +14,7 @@ Examples:
   dmabuf-ic matrix --all --format json            every endpoint pair, for tools
   dmabuf-ic explain 03:00.0 05:00.0               why P2P from 03:00.0's memory to 05:00.0 is
                                                   allowed or refused, and what would change it
-  dmabuf-ic negotiate examples/negotiate/2-multipath-nic.toml
+  dmabuf-ic negotiate examples/negotiate-2-multipath-nic.toml
   dmabuf-ic --sysfs snapshot.tar.gz topo          a saved sysfs tree (folder or archive)
 
 Exit status: 0 ok, 1 error (bad file, unloadable machine), 2 usage (bad option, unknown
@@ -111,11 +111,11 @@ Examples:
     /// quality, and every candidate with its reason.
     #[command(
         after_help = "The scenario format is documented in docs/scenario-format.md; worked examples are in
-examples/negotiate/. A source option on the command line replaces the scenario's machine.
+examples/ (negotiate-*.toml). A source option on the command line replaces the scenario's machine.
 
 Examples:
-  dmabuf-ic negotiate examples/negotiate/1-vram-same-device.toml
-  dmabuf-ic negotiate examples/negotiate/6-nothing-in-common.toml --format json"
+  dmabuf-ic negotiate examples/negotiate-1-vram-same-device.toml
+  dmabuf-ic negotiate examples/negotiate-6-nothing-in-common.toml --format json"
     )]
     Negotiate(NegotiateArgs),
 }

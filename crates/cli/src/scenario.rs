@@ -207,7 +207,7 @@ impl Scenario {
                 let span = m.span();
                 let m = m.get_ref();
                 let mut given = Vec::new();
-                let join = |p: &String| base.join(p);
+                let join = |p: &String| normalize(&base.join(p));
                 if let Some(p) = &m.sysfs {
                     given.push(MachineSource::Sysfs(join(p)));
                 }
@@ -576,6 +576,27 @@ impl Scenario {
     }
 }
 
+/// Removes `.` and `name/..` pairs without touching the filesystem, so that paths print as
+/// people would write them (`examples/../../shared` is `../shared`).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 /// The built-in interconnect type names the scenario format accepts.
 pub const INTERCONNECTS: [&str; 5] = ["dma-addr", "pci-bar", "vram", "private-iova", "phys"];
 
@@ -699,6 +720,11 @@ mod tests {
             )))
         );
         assert!(parse("[machine]\nsysfs = \"a\"\nnccl = \"b\"\n").is_err());
+        assert_eq!(
+            normalize(Path::new("examples/../../shared/x")),
+            PathBuf::from("../shared/x")
+        );
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
         assert_eq!(parse("").unwrap().policy, Policy::BestRoute);
     }
 }

@@ -3,15 +3,18 @@
 
 use std::path::PathBuf;
 
-use dmabuf_negotiate::{Candidate, ChosenBy, NegotiationError, Negotiator, Policy};
-use pci_topology::Machine;
+use dmabuf_negotiate::{
+    Candidate, ChosenBy, NegotiationError, Negotiator, Policy, Refusal, Rejection, RouteKind,
+    Verdict,
+};
+use pci_topology::{Bdf, Machine, MapType};
 
 use crate::cli::NegotiateArgs;
 use crate::commands::Outcome;
 use crate::error::{CliError, Exit};
 use crate::output::OutputFormat;
 use crate::render;
-use crate::scenario::{Bound, Scenario};
+use crate::scenario::{Bound, MemorySpec, Scenario};
 use crate::source::MachineSource;
 
 /// The answer.
@@ -35,6 +38,32 @@ pub struct Report {
     pub ranked: Vec<usize>,
     /// Who made the final choice.
     pub chosen_by: Option<ChosenBy>,
+    /// Per candidate: for a PCI route (or refusal) whose verdict assumed unknown ACS states
+    /// off and would differ were they on, the map type it would then be.
+    pub acs_caveats: Vec<Option<MapType>>,
+}
+
+/// The PCI provider and client of a candidate whose outcome is a PCI P2P route or a PCI P2P
+/// refusal: the exporter's device memory (or BAR) and the importer's device.
+pub fn pci_pair(bound: &Bound, c: &Candidate) -> Option<(Bdf, Bdf)> {
+    let pci = match &c.verdict {
+        Verdict::Accepted(r) | Verdict::Vetoed { route: r, .. } => matches!(
+            r.kind,
+            RouteKind::PciBusAddr { .. } | RouteKind::PciThroughHostBridge { .. }
+        ),
+        Verdict::Rejected(Rejection::Refused(Refusal::PciP2pNotSupported { .. })) => true,
+        Verdict::Rejected(_) => false,
+    };
+    if !pci {
+        return None;
+    }
+    let e = bound.exporter_specs.get(usize::from(c.exporter_index))?;
+    let i = bound.importer_specs.get(usize::from(c.importer_index))?;
+    let provider = match &e.memory {
+        Some(MemorySpec::Device(d)) => Some(*d),
+        _ => e.device,
+    }?;
+    Some((provider, i.device?))
 }
 
 impl Report {
@@ -87,7 +116,17 @@ pub fn negotiate(
             }
             Err(e) => return Err(CliError::internal(format!("negotiation failed: {e}"))),
         };
+    let acs_caveats = candidates
+        .iter()
+        .map(|c| {
+            let (p, cl) = pci_pair(&bound, c)?;
+            let v = m.p2p_fast(m.find(p)?, m.find(cl)?)?;
+            (!v.acs_known() && v.map_type_if_acs_on() != v.map_type())
+                .then(|| v.map_type_if_acs_on())
+        })
+        .collect();
     Ok(Report {
+        acs_caveats,
         scenario: scenario.path.clone(),
         description: scenario.description.clone(),
         source,

@@ -7,7 +7,7 @@ use dmabuf_negotiate::{Candidate, ChosenBy, FabricId, Policy, Verdict};
 use pci_topology::Machine;
 
 use super::words;
-use crate::commands::negotiate::Report;
+use crate::commands::negotiate::{Report, pci_pair};
 use crate::scenario::{MemorySpec, OfferSpec, Side};
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
 
@@ -132,6 +132,16 @@ pub fn render(m: &Machine, r: &Report) -> String {
                     style::paint(LABEL, "route"),
                     words::route(&route, &fabric)
                 );
+                if let Some(alt) = r
+                    .chosen
+                    .and_then(|k| r.acs_caveats.get(k).copied().flatten())
+                {
+                    let _ = writeln!(
+                        out,
+                        "  {}   ACS state unknown on the path: computed as off; were it on: {alt}",
+                        style::paint(FAIR, "caveat")
+                    );
+                }
                 let q = route.quality();
                 let _ = writeln!(
                     out,
@@ -160,7 +170,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
         None => {
             let _ = writeln!(
                 out,
-                "{}  every pair was refused; the table says why",
+                "{} every pair was refused; the table says why",
                 style::paint(BAD, "No common interconnect:")
             );
         }
@@ -192,11 +202,21 @@ pub fn render(m: &Machine, r: &Report) -> String {
                 style::paint(BAD, "vetoed"),
                 format!("{reason} (route: {})", words::route(route, &fabric)),
             ),
-            Verdict::Rejected(why) => (
-                style::paint(BAD, "rejected"),
-                words::humanize(&why.to_string(), m, &fabric_n),
-            ),
+            Verdict::Rejected(why) => {
+                let mut text = words::humanize(&why.to_string(), m, &fabric_n);
+                if let Some((p, cl)) = pci_pair(&r.bound, c) {
+                    text.push_str(&style::paint(DIM, format!(" (dmabuf-ic explain {p} {cl})")));
+                }
+                (style::paint(BAD, "rejected"), text)
+            }
         };
+        let mut detail = detail;
+        if let Some(alt) = r.acs_caveats.get(k).copied().flatten() {
+            detail.push_str(&style::paint(
+                DIM,
+                format!(" (ACS unknown on the path: computed as off; if on: {alt})"),
+            ));
+        }
         let _ = writeln!(
             out,
             "  {:>4}  {:<7}  {:<12}  {}  {detail}",

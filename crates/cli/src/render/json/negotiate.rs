@@ -87,6 +87,10 @@ pub struct CandidateOut {
     pub route: Option<Route>,
     /// Why not (rejected or vetoed), or null.
     pub reason: Option<Reason>,
+    /// For a PCI route or refusal computed with unknown ACS states taken as off: the map type
+    /// were they on (`thru-host-bridge` or `not-supported`); null when ACS was known or did
+    /// not matter.
+    pub map_type_if_acs_on: Option<&'static str>,
 }
 
 /// A route and its quality.
@@ -216,6 +220,7 @@ fn candidate(
         rank: r.rank_of(k),
         route: route_out,
         reason,
+        map_type_if_acs_on: r.acs_caveats.get(k).copied().flatten().map(vocab::map_type),
     }
 }
 
