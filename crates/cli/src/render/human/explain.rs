@@ -451,7 +451,12 @@ fn host_bridge(out: &mut String, m: &Machine, h: &HostBridgeCheck) {
     let _ = writeln!(
         out,
         "   {}",
-        if h.allowed {
+        if h.allowed && h.cpu_rule {
+            style::paint(
+                GOOD,
+                "the host bridge may forward peer-to-peer traffic (by the CPU rule, step 6)",
+            )
+        } else if h.allowed {
             style::paint(GOOD, "the host bridge may forward peer-to-peer traffic")
         } else {
             style::paint(BAD, "the host bridge may not forward peer-to-peer traffic")

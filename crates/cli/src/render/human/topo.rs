@@ -92,18 +92,31 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
                 m.whitelist().release
             ),
         ),
-        (None, _) => style::paint(
-            BAD,
-            match l.unknown_first {
-                Some(f) => format!(
-                    "P2P through it refused: its first function {} is not 00.0 and its port type is unknown",
-                    m.name(f)
-                ),
-                None => {
-                    "P2P through it refused: no device to check against the whitelist".to_owned()
-                }
-            },
-        ),
+        (None, _) => match l.unknown_first {
+            Some(f) => {
+                let if_root_port = m
+                    .function(f)
+                    .and_then(|x| m.whitelist().lookup(x.vendor?, x.device?))
+                    .map_or_else(
+                        || "not whitelisted either".to_owned(),
+                        |e| format!("whitelisted: {e}"),
+                    );
+                format!(
+                    "{} (were it a root port: {if_root_port})",
+                    style::paint(
+                        BAD,
+                        format!(
+                            "P2P through it refused: its first function {} is not 00.0 and its port type is unknown",
+                            m.name(f)
+                        )
+                    )
+                )
+            }
+            None => style::paint(
+                BAD,
+                "P2P through it refused: no device to check against the whitelist",
+            ),
+        },
     }
 }
 

@@ -1,0 +1,137 @@
+//! Snapshots of the human output on fixture machines (kernel-oracle and hwloc sysfs
+//! snapshots): no colour (standard output is a pipe), the fixtures folder redacted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{arg, fixtures, redact, run, scenario_machine};
+
+const SWITCH: &str = "kernel-oracle/switch-vs-rootport.tar.gz";
+const SWITCH_ZEN: &str = "kernel-oracle/switch-vs-rootport-zen.tar.gz";
+const MULTIFUNCTION: &str = "kernel-oracle/multifunction.tar.gz";
+const VE: &str = "hwloc-sysfs/32intel64-2p8co2t+8ve.tar.bz2";
+const LOCALITIES: &str = "hwloc-sysfs/fakepcilocalities.tar.bz2";
+
+/// Runs a command on a fixture machine; it must succeed. Returns redacted stdout.
+fn ok(fx: &Path, machine: &str, args: &[&str]) -> String {
+    let m = arg(fx, machine);
+    let mut all = vec!["--sysfs", m.as_str()];
+    all.extend_from_slice(args);
+    let r = run(&all);
+    assert_eq!(r.code, 0, "{all:?}\nstderr: {}", r.stderr);
+    assert!(!r.stdout.contains('\u{1b}'), "no colour on a pipe: {all:?}");
+    redact(&r.stdout, fx)
+}
+
+#[test]
+fn topo_of_a_kernel_oracle_machine() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_switch_vs_rootport", ok(&fx, SWITCH, &["topo"]));
+}
+
+#[test]
+fn topo_of_a_real_machine_with_unknown_acs() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_32intel64_ve", ok(&fx, VE, &["topo"]));
+}
+
+#[test]
+fn topo_of_a_four_socket_machine() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_fakepcilocalities", ok(&fx, LOCALITIES, &["topo"]));
+}
+
+#[test]
+fn matrix_default_and_all() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("matrix_switch_vs_rootport", ok(&fx, SWITCH, &["matrix"]));
+    insta::assert_snapshot!(
+        "matrix_switch_vs_rootport_zen_all",
+        ok(&fx, SWITCH_ZEN, &["matrix", "--all"])
+    );
+    insta::assert_snapshot!("matrix_32intel64_ve", ok(&fx, VE, &["matrix"]));
+    insta::assert_snapshot!("matrix_fakepcilocalities", ok(&fx, LOCALITIES, &["matrix"]));
+}
+
+#[test]
+fn matrix_of_named_devices_in_the_given_order() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(
+        &fx,
+        SWITCH,
+        &["matrix", "05:00.0", "0000:03:00.0", "04:00.0"],
+    );
+    insta::assert_snapshot!("matrix_switch_vs_rootport_named", out);
+}
+
+#[test]
+fn explain_refused_bus_addr_and_unknowns() {
+    let Some(fx) = fixtures() else { return };
+    // Refused by the kernel: different root ports, host bridge not whitelisted, not a Zen.
+    insta::assert_snapshot!(
+        "explain_refused_across_root_ports",
+        ok(&fx, SWITCH, &["explain", "03:00.0", "05:00.0"])
+    );
+    // The same pair on a Zen CPU: through the host bridge; a free slot would do better.
+    insta::assert_snapshot!(
+        "explain_zen_through_host_bridge",
+        ok(&fx, SWITCH_ZEN, &["explain", "03:00.0", "05:00.0"])
+    );
+    // Below one switch: bus addresses.
+    insta::assert_snapshot!(
+        "explain_bus_addr_below_switch",
+        ok(&fx, SWITCH, &["explain", "03:00.0", "04:00.0"])
+    );
+    // Two functions of one device.
+    insta::assert_snapshot!(
+        "explain_two_functions",
+        ok(&fx, MULTIFUNCTION, &["explain", "01:00.0", "01:00.1"])
+    );
+    // ACS unknown (64-byte configs): both outcomes.
+    insta::assert_snapshot!(
+        "explain_acs_unknown",
+        ok(&fx, VE, &["explain", "1b:00.0", "1a:00.0"])
+    );
+    // A root-bus function whose port type is unknown decides the host-bridge check.
+    insta::assert_snapshot!(
+        "explain_port_type_unknown",
+        ok(&fx, VE, &["explain", "1b:00.0", "60:00.0"])
+    );
+}
+
+/// Runs an example scenario on its fixture machine (rebased on the fixtures in use).
+fn scenario(fx: &Path, name: &str) -> (i32, String) {
+    let rel = format!("examples/{name}");
+    let path = common::repo_root().join(&rel);
+    let (kind, machine) = scenario_machine(&path, fx).expect("the example names a fixture");
+    let opt = format!("--{kind}");
+    let m = machine.display().to_string();
+    let r = run(&[opt.as_str(), m.as_str(), "negotiate", rel.as_str()]);
+    assert!(
+        r.code == 0 || r.code == 3,
+        "{name}: exit {}\n{}",
+        r.code,
+        r.stderr
+    );
+    (r.code, redact(&r.stdout, fx))
+}
+
+#[test]
+fn negotiate_examples_on_sysfs_machines() {
+    let Some(fx) = fixtures() else { return };
+    for (name, code) in [
+        ("negotiate-1-vram-same-device.toml", 0),
+        ("negotiate-2-multipath-nic.toml", 0),
+        ("negotiate-2b-multipath-nic-real-machine.toml", 0),
+        ("negotiate-3a-vfio-bar-to-iommufd.toml", 0),
+        ("negotiate-3b-vfio-bar-to-untrusted.toml", 3),
+        ("negotiate-6-nothing-in-common.toml", 3),
+    ] {
+        let (got, out) = scenario(&fx, name);
+        assert_eq!(got, code, "{name}");
+        insta::assert_snapshot!(name.trim_end_matches(".toml"), out);
+    }
+}
