@@ -54,17 +54,23 @@
 extern crate alloc;
 
 pub mod address;
+mod apertures;
 mod device;
+mod exporter_policy;
 mod fabric;
 pub mod interconnect;
 pub mod mapping;
 mod negotiate;
 mod offer;
+mod placement;
+mod platform;
 mod rejection;
 mod route;
 
 pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
+pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
 pub use device::{BarSlice, DeviceId, FabricId, VramId};
+pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
 pub use fabric::{
     Fabric, HostBridgeCause, HostBridgeRefusal, Initiator, Memory, Refusal, Relation,
 };
@@ -75,5 +81,7 @@ pub use negotiate::{
     Policy, Verdict,
 };
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
+pub use placement::Placement;
+pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use rejection::Rejection;
 pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
