@@ -54,23 +54,34 @@
 extern crate alloc;
 
 pub mod address;
+pub mod addressing;
 mod apertures;
+mod attachment;
+mod buffer;
 mod device;
 mod exporter_policy;
 mod fabric;
+mod generation;
+mod importer;
 pub mod interconnect;
+pub mod invariants;
+mod lifecycle_error;
 pub mod mapping;
+mod migration;
 mod negotiate;
 mod offer;
 mod placement;
 mod platform;
 mod rejection;
+mod renegotiation;
+mod revalidation;
+mod revocation;
 mod route;
+#[cfg(feature = "std")]
+mod shared;
 
 pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
-pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
 pub use device::{BarSlice, DeviceId, FabricId, VramId};
-pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
 pub use fabric::{
     Fabric, HostBridgeCause, HostBridgeRefusal, Initiator, Memory, Refusal, Relation,
 };
@@ -81,7 +92,23 @@ pub use negotiate::{
     Policy, Verdict,
 };
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
-pub use placement::Placement;
-pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use rejection::Rejection;
 pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
+
+pub use addressing::AddressError;
+pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
+pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
+pub use buffer::{Attached, Buffer, Mapped};
+pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
+pub use generation::{AccessError, Generation, MappingHandle};
+pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
+pub use invariants::{Monitor, Violation};
+pub use lifecycle_error::{AttachRefusal, LifecycleError};
+pub use migration::{Blocked, Migration, NoMigration};
+pub use placement::Placement;
+pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
+pub use renegotiation::{Agreed, Change, Unreachable};
+pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
+pub use revocation::{Reset, Revocation, RevokeReason};
+#[cfg(feature = "std")]
+pub use shared::SharedBuffer;
