@@ -11,7 +11,7 @@
 //!   addressed to the importer's own device, fabric port or trust;
 //! - a revoked buffer accepts no mapping;
 //! - every current agreement is for the current placement, still matches on the machine by the
-//!   same route, and keeps the trust and fabric rules: `phys` only to a trusted importer,
+//!   same route (unless the buffer is revoked), and keeps the trust and fabric rules: `phys` only to a trusted importer,
 //!   `private-iova` only on a fabric both ends share and the fabric connects, no virtual function
 //!   reaching another's memory;
 //! - every agreement awaiting renegotiation can be renegotiated for the current placement (so
@@ -248,6 +248,8 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
     let current = *buffer.placement();
     let generation = buffer.generation();
     let fabric = platform.fabric();
+    // On a revoked buffer nothing can map again, so agreements need not follow the machine.
+    let live = !buffer.is_revoked();
 
     let ids_ok = buffer
         .attachments()
@@ -316,8 +318,9 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
                                 initiator,
                             },
                             Some(owner),
-                        ) => (f == g && fabric.private_route(f, initiator, owner).is_ok())
-                            .then_some(f),
+                        ) => (f == g
+                            && (!live || fabric.private_route(f, initiator, owner).is_ok()))
+                        .then_some(f),
                         _ => None,
                     };
                     if on_fabric.is_none() {
@@ -341,6 +344,7 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
                     });
                 }
                 match agreed.recheck(platform) {
+                    _ if !live => {}
                     Ok(route) if route == *agreed.route() => {}
                     Ok(_) => out.push(Violation::RouteGone {
                         attachment: id,
@@ -353,7 +357,7 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
                 }
             }
             AgreementState::Outdated { .. } => {
-                if buffer.revoked().is_none()
+                if live
                     && let Err(reason) = negotiate_at(
                         platform,
                         buffer.policy(),
