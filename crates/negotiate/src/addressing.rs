@@ -209,3 +209,135 @@ pub(crate) fn derive(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::renegotiation::negotiate_at;
+    use crate::testing::{FAR, FLAT, GPU, LINK, PEER, SIZE, buffer, ram};
+    use crate::{DirectMapped, DmaMapper, Importer, ImporterOffer, Iova, PhysAddr, VramOffset};
+
+    fn agree(placement_index: usize, offers: &[ImporterOffer<'_>]) -> (Agreed, Placement) {
+        let b = buffer();
+        let option = &b.policy().placements()[placement_index];
+        let importer = Importer::dynamic(offers).unwrap();
+        let agreed = negotiate_at(&Platform::new(&FLAT), b.policy(), option, &importer).unwrap();
+        (agreed, *option.placement())
+    }
+
+    fn derive_for(placement_index: usize, offers: &[ImporterOffer<'_>]) -> Mapping {
+        let (agreed, placement) = agree(placement_index, offers);
+        let b = buffer();
+        derive(
+            &Platform::new(&FLAT),
+            b.policy().apertures(),
+            &placement,
+            SIZE,
+            &agreed,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_interconnect_gets_its_own_addresses() {
+        let Mapping::Vram(m) = derive_for(0, &[ImporterOffer::vram(GPU)]) else {
+            panic!("vram expected");
+        };
+        assert_eq!(
+            m.addresses_for(crate::testing::VRAM).unwrap()[0].start(),
+            VramOffset::new(0x10_0000)
+        );
+        let Mapping::PrivateIova(m) = derive_for(0, &[ImporterOffer::private_iova(LINK, PEER)])
+        else {
+            panic!("private-iova expected");
+        };
+        assert_eq!(
+            m.addresses_for(FabricPort {
+                fabric: LINK,
+                initiator: PEER
+            })
+            .unwrap()[0]
+                .start(),
+            Iova::new(0x1_0010_0000)
+        );
+        // Bus-address P2P: the BAR's bus address.
+        let Mapping::DmaAddr(m) = derive_for(0, &[ImporterOffer::dma_addr(PEER, true)]) else {
+            panic!("dma-addr expected");
+        };
+        assert_eq!(
+            m.addresses_for(PEER).unwrap()[0].start(),
+            DmaAddr::new(0x8010_0000)
+        );
+        // Through the host bridge: the BAR's physical address, through the DMA API.
+        let Mapping::DmaAddr(m) = derive_for(0, &[ImporterOffer::dma_addr(FAR, true)]) else {
+            panic!("dma-addr expected");
+        };
+        assert_eq!(
+            m.addresses_for(FAR).unwrap()[0].start(),
+            DmaAddr::new(0x40_0010_0000)
+        );
+        let Mapping::DmaAddr(m) = derive_for(1, &[ImporterOffer::dma_addr(PEER, false)]) else {
+            panic!("dma-addr expected");
+        };
+        assert_eq!(
+            m.addresses_for(PEER).unwrap()[0].start(),
+            DmaAddr::new(0x2000_0000)
+        );
+        let Mapping::Phys(m) = derive_for(1, &[ImporterOffer::phys(Trust::Kvm, None)]) else {
+            panic!("phys expected");
+        };
+        assert_eq!(
+            m.addresses_for(TrustedImporter::new(Trust::Kvm).unwrap())
+                .unwrap()[0]
+                .start(),
+            PhysAddr::new(0x2000_0000)
+        );
+        assert_eq!(m.total_len(), SIZE);
+    }
+
+    #[test]
+    fn mismatches_are_refused_not_guessed() {
+        let b = buffer();
+        let platform = Platform::new(&FLAT);
+        let (agreed, vram) = agree(0, &[ImporterOffer::vram(GPU)]);
+        // An agreement for VRAM cannot address RAM.
+        assert!(matches!(
+            derive(&platform, b.policy().apertures(), &ram(), SIZE, &agreed),
+            Err(AddressError::Inconsistent(_))
+        ));
+        // Without the fabric window, no IOVA.
+        let (agreed, _) = agree(0, &[ImporterOffer::private_iova(LINK, PEER)]);
+        assert!(matches!(
+            derive(&platform, &Apertures::new(), &vram, SIZE, &agreed),
+            Err(AddressError::Aperture {
+                error: ApertureError::NoWindow,
+                ..
+            })
+        ));
+        // A DMA API that changes the length is not believed.
+        struct Short;
+        impl DmaMapper for Short {
+            fn map(
+                &self,
+                device: DeviceId,
+                range: AddrRange<crate::PhysAddr>,
+            ) -> Result<AddrRange<DmaAddr>, DmaRefusal> {
+                DirectMapped.map(
+                    device,
+                    AddrRange::new(range.start(), range.len() / 2).unwrap(),
+                )
+            }
+        }
+        let (agreed, ram) = agree(1, &[ImporterOffer::dma_addr(PEER, false)]);
+        assert_eq!(
+            derive(
+                &platform.with_dma(&Short),
+                b.policy().apertures(),
+                &ram,
+                SIZE,
+                &agreed
+            ),
+            Err(AddressError::DmaLength { device: PEER })
+        );
+    }
+}

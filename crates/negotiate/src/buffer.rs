@@ -1,43 +1,4 @@
-//! A shared buffer and its attachment lifecycle.
-//!
-//! A [`Buffer`] has a size, an [`ExporterPolicy`], a current [`Placement`] (one of the policy's),
-//! a [`Generation`], and its [`Attachment`]s. The exporter and the importers act on it only
-//! through the operations below, which keep these promises:
-//!
-//! - **Every active attachment can reach the current placement.** An operation that would break
-//!   this fails and changes nothing. Only the machine itself can break it (a link going down);
-//!   then [`Buffer::revalidate`] falls back, moves the buffer, or marks the attachment
-//!   [`Lost`](crate::AgreementState::Lost) with the reason.
-//! - **No usable mapping of a placement the buffer has left.** Addresses are reached only
-//!   through a [`MappingHandle`] checked by [`Buffer::mapping`] against the attachment's
-//!   generation; every move, revoke or route change starts a new generation for the attachments
-//!   it affects.
-//! - **A pinned buffer never moves; a revoked buffer never maps again.**
-//! - **No partial state.** Every operation computes everything first and changes the buffer only
-//!   when nothing can fail any more; on error the buffer is exactly as it was.
-//!
-//! # Locking
-//!
-//! In the kernel the exporter and importers call these under the buffer's reservation lock
-//! (`dma_resv_lock`). Here that lock is `&mut Buffer`: every operation that changes state takes
-//! `&mut self`, and the borrow checker enforces that nobody reads a half-done change. Reading
-//! ([`Buffer::mapping`], inspection) takes `&self`. To share a buffer between threads, wrap it
-//! in a [`SharedBuffer`](crate::SharedBuffer) (feature `std`), whose lock plays the reservation
-//! lock.
-//!
-//! # The operations, with their kernel counterparts
-//!
-//! | operation | kernel | contract |
-//! |---|---|---|
-//! | [`attach`](Buffer::attach) | `dma_buf_dynamic_attach` + exporter `attach` | negotiates for the current placement; if nothing fits, the exporter may move the buffer to its most preferred placement that every active importer *and* the newcomer reach (invalidating everyone), or refuses with the reason. A static importer pins the buffer until detach; a static importer that cannot give mappings back is refused by a revocable exporter. |
-//! | [`pin`](Buffer::pin) / [`unpin`](Buffer::unpin) | `dma_buf_pin` / `dma_buf_unpin` | a pinned buffer does not move. |
-//! | [`map`](Buffer::map) | `dma_buf_map_attachment` | renegotiates if the agreement no longer fits (after a move, or a route change), reports what changed, derives typed addresses from the current placement, and issues a handle of the current generation. |
-//! | [`unmap`](Buffer::unmap) | `dma_buf_unmap_attachment` | gives the mapping back; allowed for stale mappings (that is what an importer does after an invalidation). |
-//! | [`move_to`](Buffer::move_to) | exporter migration + `dma_buf_invalidate_mappings` | refused when pinned, when the policy forbids migration, or when an active importer could not reach the destination; otherwise every mapping becomes stale and every agreement renegotiates at its next map. |
-//! | [`revoke`](Buffer::revoke) | `dma_buf_revoke` (vfio-pci) | permanent: every mapping becomes stale, later attach, pin and map fail. |
-//! | [`device_reset`](Buffer::device_reset) | device reset | of the exporter (or the memory's owner): a forced revoke. Of an importer's device: its mappings become stale. |
-//! | [`revalidate`](Buffer::revalidate) | (no counterpart yet) | the machine changed (a private link went down): affected attachments renegotiate, or the buffer moves, or they are marked lost. |
-//! | [`detach`](Buffer::detach) | `dma_buf_detach` | drops the attachment, its mapping and its pins. |
+//! A shared buffer and its attachment lifecycle: see [`Buffer`] for the contract.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -52,7 +13,104 @@ use crate::{
     Placement, PlacementOption, Platform, RevokeReason, Validity,
 };
 
-/// A buffer shared by one exporter with any number of importers.
+/// A buffer shared by one exporter with any number of importers, and the lifecycle contract
+/// its operations keep.
+///
+/// A [`Buffer`] has a size, an [`ExporterPolicy`], a current [`Placement`] (one of the policy's),
+/// a [`Generation`], and its [`Attachment`]s. The exporter and the importers act on it only
+/// through the operations below, which keep these promises:
+///
+/// - **Every active attachment can reach the current placement.** An operation that would break
+///   this fails and changes nothing. Only the machine itself can break it (a link going down);
+///   then [`Buffer::revalidate`] falls back, moves the buffer, or marks the attachment
+///   [`Lost`](crate::AgreementState::Lost) with the reason.
+/// - **No usable mapping of a placement the buffer has left.** Addresses are reached only
+///   through a [`MappingHandle`] checked by [`Buffer::mapping`] against the attachment's
+///   generation; every move, revoke or route change starts a new generation for the attachments
+///   it affects.
+/// - **A pinned buffer never moves; a revoked buffer never maps again.**
+/// - **No partial state.** Every operation computes everything first and changes the buffer only
+///   when nothing can fail any more; on error the buffer is exactly as it was.
+///
+/// # Locking
+///
+/// In the kernel the exporter and importers call these under the buffer's reservation lock
+/// (`dma_resv_lock`). Here that lock is `&mut Buffer`: every operation that changes state takes
+/// `&mut self`, and the borrow checker enforces that nobody reads a half-done change. Reading
+/// ([`Buffer::mapping`], inspection) takes `&self`. To share a buffer between threads, wrap it
+/// in a `SharedBuffer` (feature `std`), whose lock plays the reservation
+/// lock.
+///
+/// # The operations, with their kernel counterparts
+///
+/// | operation | kernel | contract |
+/// |---|---|---|
+/// | [`attach`](Buffer::attach) | `dma_buf_dynamic_attach` + exporter `attach` | negotiates for the current placement; if nothing fits, the exporter may move the buffer to its most preferred placement that every active importer *and* the newcomer reach (invalidating everyone), or refuses with the reason. A static importer pins the buffer until detach; a static importer that cannot give mappings back is refused by a revocable exporter. |
+/// | [`pin`](Buffer::pin) / [`unpin`](Buffer::unpin) | `dma_buf_pin` / `dma_buf_unpin` | a pinned buffer does not move. |
+/// | [`map`](Buffer::map) | `dma_buf_map_attachment` | renegotiates if the agreement no longer fits (after a move, or a route change), reports what changed, derives typed addresses from the current placement, and issues a handle of the current generation. |
+/// | [`unmap`](Buffer::unmap) | `dma_buf_unmap_attachment` | gives the mapping back; allowed for stale mappings (that is what an importer does after an invalidation). |
+/// | [`move_to`](Buffer::move_to) | exporter migration + `dma_buf_invalidate_mappings` | refused when pinned, when the policy forbids migration, or when an active importer could not reach the destination; otherwise every mapping becomes stale and every agreement renegotiates at its next map. |
+/// | [`revoke`](Buffer::revoke) | exporter revoke (vfio-pci on reset) | permanent: every mapping becomes stale, later attach, pin and map fail. |
+/// | [`device_reset`](Buffer::device_reset) | device reset | of the exporter (or the memory's owner): a forced revoke. Of an importer's device: its mappings become stale. |
+/// | [`revalidate`](Buffer::revalidate) | (no counterpart yet) | the machine changed (a private link went down): affected attachments renegotiate, or the buffer moves, or they are marked lost. |
+/// | [`detach`](Buffer::detach) | `dma_buf_detach` | drops the attachment, its mapping and its pins. |
+///
+/// # Example
+///
+/// A GPU shares VRAM with a NIC, evicts it to system memory, and the NIC maps again:
+///
+/// ```
+/// use dmabuf_negotiate::*;
+///
+/// /// Every device reaches every memory: device memory by bus-address P2P.
+/// struct Flat;
+/// impl Fabric for Flat {
+///     fn reach(&self, _: Initiator, memory: Memory) -> Result<Route, Refusal> {
+///         Ok(Route::new(match memory {
+///             Memory::Device(_) => RouteKind::PciBusAddr { distance: 4 },
+///             Memory::System { .. } => RouteKind::SystemMemory,
+///         }))
+///     }
+///     fn private_route(&self, f: FabricId, d: DeviceId, _: DeviceId) -> Result<Route, Refusal> {
+///         Err(Refusal::NotOnFabric { fabric: f, device: d })
+///     }
+///     fn relation(&self, a: DeviceId, b: DeviceId) -> Relation {
+///         if a == b { Relation::SameFunction } else { Relation::Unrelated }
+///     }
+/// }
+///
+/// let (gpu, nic) = (DeviceId(0), DeviceId(1));
+/// let vram = VramId { owner: gpu, instance: 0 };
+/// // VRAM is visible through BAR0: CPU 0x38_0000_0000, bus 0xc000_0000, 256 MiB.
+/// let window = BusWindow::new(PhysAddr::new(0x38_0000_0000), BusAddr::new(0xc000_0000), 1 << 28)
+///     .unwrap();
+/// let apertures = Apertures::new().with_vram(VramAperture { vram, bar: 0, window });
+/// let in_vram = Placement::vram(vram, VramOffset::new(0x10_0000));
+/// let in_ram = Placement::system(Some(0), PhysAddr::new(0x8000_0000));
+/// let policy = ExporterPolicy::new(gpu, apertures)
+///     .place(in_vram, 4096)
+///     .place(in_ram, 4096);
+/// let mut buffer = Buffer::new(4096, policy)?;
+/// let platform = Platform::new(&Flat); // no IOMMU
+///
+/// let nic_id = buffer
+///     .attach(&platform, Importer::dynamic(&[ImporterOffer::dma_addr(nic, true)])?)?
+///     .id;
+/// let first = buffer.map(&platform, nic_id)?.handle;
+/// let Mapping::DmaAddr(m) = buffer.mapping(&first)? else { unreachable!() };
+/// assert_eq!(m.addresses_for(nic)?[0].start(), DmaAddr::new(0xc010_0000)); // bus address
+///
+/// buffer.move_to(&platform, &in_ram)?; // eviction: every mapping goes stale
+/// assert!(matches!(buffer.mapping(&first), Err(AccessError::Stale { .. })));
+///
+/// let again = buffer.map(&platform, nic_id)?;
+/// let change = again.change.unwrap(); // renegotiated for system memory
+/// assert_eq!(change.to.route().kind, RouteKind::SystemMemory);
+/// let Mapping::DmaAddr(m) = buffer.mapping(&again.handle)? else { unreachable!() };
+/// assert_eq!(m.addresses_for(nic)?[0].start(), DmaAddr::new(0x8000_0000));
+/// assert!(invariants::violations(&buffer, &platform).is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Buffer {
     pub(crate) size: u64,

@@ -191,8 +191,12 @@ impl ExporterPolicy {
         }
     }
 
-    /// The default offerings for `placement` (see the [module](self) docs): only those whose
-    /// addresses the apertures can derive for the whole of `size` bytes.
+    /// The default offerings for `placement`, in the exporter's order, keeping only those whose
+    /// addresses the apertures can derive for the whole of `size` bytes:
+    /// - VRAM: `vram`, then `private-iova` on every fabric the apertures expose this VRAM on,
+    ///   then `dma-addr` of the device memory (PCI P2P, needs a BAR window);
+    /// - system memory: `dma-addr`, then `phys` (trusted importers only);
+    /// - BAR slice: `pci-bar`, then `phys` (what vfio-pci exports; needs the BAR's window).
     pub fn default_offerings(&self, placement: &Placement, size: u64) -> Vec<Offering> {
         let mut offerings = Vec::new();
         match placement {

@@ -2,7 +2,7 @@
 //!
 //! An importer passes its [`ImporterOffer`]s at attach time, on the stack, as in the kernel. The
 //! buffer must keep them for renegotiation after every move, and a buffer can be shared between
-//! threads ([`SharedBuffer`](crate::SharedBuffer)), so it keeps owned copies: a [`StoredOffer`]
+//! threads (`SharedBuffer`), so it keeps owned copies: a [`StoredOffer`]
 //! is an importer offer of any interconnect type (built-in or driver-defined) whose arguments are
 //! one of the built-in shapes. Driver-specific arguments (`ImporterArgs::Driver`) borrow an
 //! arbitrary `dyn Any` that is neither `Send` nor `'static`, and the core could not derive

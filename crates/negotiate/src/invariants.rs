@@ -503,3 +503,165 @@ impl Monitor {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FLAT, Flat, PEER, buffer, ram, vram};
+    use crate::{Importer, ImporterOffer};
+
+    /// A buffer with an NVLink peer and a P2P importer, both mapped.
+    fn mapped() -> (Buffer, [MappingHandle; 2]) {
+        let platform = Platform::new(&FLAT);
+        let mut b = buffer();
+        let nvlink = b
+            .attach(
+                &platform,
+                Importer::dynamic(&[
+                    ImporterOffer::private_iova(crate::testing::LINK, PEER),
+                    ImporterOffer::dma_addr(PEER, true),
+                ])
+                .unwrap(),
+            )
+            .unwrap();
+        let p2p = b
+            .attach(
+                &platform,
+                Importer::dynamic(&[ImporterOffer::dma_addr(PEER, true)]).unwrap(),
+            )
+            .unwrap();
+        let h1 = b.map(&platform, nvlink.id).unwrap().handle;
+        let h2 = b.map(&platform, p2p.id).unwrap().handle;
+        (b, [h1, h2])
+    }
+
+    #[test]
+    fn a_consistent_buffer_has_no_violation() {
+        let (b, _) = mapped();
+        let platform = Platform::new(&FLAT);
+        assert_eq!(violations(&b, &platform), []);
+        let mut monitor = Monitor::new();
+        assert_eq!(monitor.observe(&b, &platform), []);
+        assert_eq!(monitor.handles().count(), 2);
+    }
+
+    #[test]
+    fn a_move_without_invalidation_is_caught() {
+        let (mut b, [h1, _]) = mapped();
+        let platform = Platform::new(&FLAT);
+        let mut monitor = Monitor::new();
+        assert!(monitor.observe(&b, &platform).is_empty());
+        // Tamper: change the placement behind the lifecycle's back.
+        b.current = b.policy.position(&ram()).unwrap();
+        let found = monitor.observe(&b, &platform);
+        assert!(found.iter().any(|v| matches!(
+            v,
+            Violation::MappingOfOtherPlacement { current, .. } if *current == ram()
+        )));
+        assert!(found.contains(&Violation::SurvivedInvalidation(h1)));
+        assert!(
+            found
+                .iter()
+                .any(|v| matches!(v, Violation::AgreementForOtherPlacement(_)))
+        );
+        assert!(found.iter().all(|v| !v.to_string().is_empty()));
+    }
+
+    #[test]
+    fn a_dead_route_and_a_revived_mapping_are_caught() {
+        let (mut b, [h1, _]) = mapped();
+        // The link goes down and nobody tells the buffer.
+        let down = Flat { link_down: true };
+        let found = violations(&b, &Platform::new(&down));
+        assert!(found.iter().any(|v| matches!(
+            v,
+            Violation::RouteGone {
+                rejection: Some(_),
+                ..
+            }
+        )));
+        assert!(
+            found
+                .iter()
+                .any(|v| matches!(v, Violation::PrivateIovaOffFabric { .. }))
+        );
+
+        // Revalidated properly: clean; then tamper the stale mapping back to life.
+        let platform = Platform::new(&down);
+        let mut monitor = Monitor::new();
+        b.revalidate(&platform).unwrap();
+        assert_eq!(monitor.observe(&b, &platform), []);
+        assert!(b.mapping(&h1).is_err());
+        let i = b.index_of(h1.attachment()).unwrap();
+        b.attachments[i].valid_from = h1.generation();
+        let found = monitor.observe(&b, &platform);
+        assert!(found.contains(&Violation::StaleMappingRevived(h1)));
+        assert!(found.contains(&Violation::MappingDiffers(h1.attachment())));
+    }
+
+    #[test]
+    fn pins_and_revocation_are_watched() {
+        let (mut b, [h1, _]) = mapped();
+        let platform = Platform::new(&FLAT);
+        let mut monitor = Monitor::new();
+        b.pin(h1.attachment()).unwrap();
+        assert_eq!(monitor.observe(&b, &platform), []);
+        // Tamper: move a pinned buffer.
+        let mut moved = b.clone();
+        moved.current = moved.policy.position(&ram()).unwrap();
+        let found = monitor.clone().observe(&moved, &platform);
+        assert!(found.contains(&Violation::PinnedBufferMoved {
+            from: vram(),
+            to: ram()
+        }));
+        assert!(
+            found
+                .iter()
+                .any(|v| matches!(v, Violation::PinnedElsewhere { .. }))
+        );
+        // Revoke, then tamper: un-revoke.
+        b.revoke().unwrap();
+        assert_eq!(monitor.observe(&b, &platform), []);
+        let mut unrevoked = b.clone();
+        unrevoked.revoked = None;
+        let found = monitor.clone().observe(&unrevoked, &platform);
+        assert!(found.contains(&Violation::Unrevoked));
+        // A mapping appearing on a revoked buffer.
+        let mut remapped = b.clone();
+        let i = remapped.index_of(h1.attachment()).unwrap();
+        if let Some(held) = &mut remapped.attachments[i].held {
+            held.handle = MappingHandle::new(h1.attachment(), remapped.generation, 99);
+        }
+        let found = monitor.observe(&remapped, &platform);
+        assert!(
+            found
+                .iter()
+                .any(|v| matches!(v, Violation::MappedAfterRevoke(_)))
+        );
+    }
+
+    #[test]
+    fn trust_rules_are_checked_on_agreements() {
+        let platform = Platform::new(&FLAT);
+        let mut b = buffer();
+        b.move_to(&platform, &ram()).unwrap();
+        let kvm = b
+            .attach(
+                &platform,
+                Importer::dynamic(&[ImporterOffer::phys(crate::Trust::Kvm, None)]).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(violations(&b, &platform), []);
+        // Tamper: the importer turns out to have been untrusted.
+        let i = b.index_of(kvm.id).unwrap();
+        let untrusted =
+            Importer::dynamic(&[ImporterOffer::phys(crate::Trust::Untrusted, None)]).unwrap();
+        let crate::AgreementState::Current(agreed) = &mut b.attachments[i].state else {
+            panic!("current");
+        };
+        let forged = crate::renegotiation::Agreed::forge_importer(agreed, untrusted.offers()[0]);
+        *agreed = forged;
+        let found = violations(&b, &platform);
+        assert!(found.contains(&Violation::PhysToUntrusted(kvm.id)));
+    }
+}

@@ -15,8 +15,18 @@
 //! - [`Route`] and [`Quality`] describe and order routes; [`Mapping`] and the address newtypes in
 //!   [`address`] keep every address in its own space.
 //!
+//! The attachment lifecycle keeps every attachment correct while the buffer moves and gets
+//! revoked: a [`Buffer`] has a [`Placement`], an [`ExporterPolicy`] (where it may live, what it
+//! offers there, whether it may migrate or revoke) and [`Attachment`]s; its operations (attach,
+//! pin, map, unmap, move, revoke, device reset, revalidate after a link failure, detach) either
+//! succeed completely or fail with a [`LifecycleError`] and change nothing. Mappings are reached
+//! only through a [`MappingHandle`] checked against the buffer's generations, with addresses
+//! derived from the current placement ([`addressing`]). [`invariants`] checks the promises;
+//! `SharedBuffer` (feature `std`) shares a buffer between threads.
+//!
 //! The crate is `no_std` + `alloc`. Negotiation itself neither allocates nor panics: the caller
-//! provides the candidate table's storage (on the stack if it likes).
+//! provides the candidate table's storage (on the stack if it likes). The lifecycle allocates
+//! (its attachments, owned copies of offers), but only around negotiation, never in it.
 //!
 //! ```
 //! use dmabuf_negotiate::*;
@@ -79,6 +89,8 @@ mod revocation;
 mod route;
 #[cfg(feature = "std")]
 mod shared;
+#[cfg(test)]
+mod testing;
 
 pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
 pub use device::{BarSlice, DeviceId, FabricId, VramId};

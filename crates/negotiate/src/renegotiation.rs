@@ -90,6 +90,17 @@ impl fmt::Display for Agreed {
     }
 }
 
+#[cfg(test)]
+impl Agreed {
+    /// The same agreement with another importer entry: for tests that tamper with state.
+    pub(crate) fn forge_importer(agreed: &Agreed, importer_offer: StoredOffer) -> Agreed {
+        Agreed {
+            importer_offer,
+            ..*agreed
+        }
+    }
+}
+
 /// No interconnect reaches a placement: the full candidate table says why for each pair.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Unreachable {

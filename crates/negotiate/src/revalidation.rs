@@ -97,7 +97,19 @@ impl fmt::Display for Revalidation {
 
 impl Buffer {
     /// The machine changed (a private link went down or came back, a route changed): brings
-    /// every attachment in line with `platform` as it is now. See the [module](self) docs.
+    /// every attachment in line with `platform` as it is now. For the current placement:
+    ///
+    /// 1. re-runs the chosen pair's match for every current agreement; those that no longer
+    ///    match, or match by another route, are affected; agreements awaiting renegotiation
+    ///    after a move are checked for reachability; lost attachments are tried again;
+    /// 2. renegotiates every affected attachment for the current placement (falling back, e.g.
+    ///    from NVLink to PCIe P2P); their mappings become stale;
+    /// 3. if some active attachment reaches the current placement by no interconnect at all,
+    ///    moves the buffer to the most preferred placement everyone reaches (e.g. system
+    ///    memory), as attach would; if that is impossible (pinned, migration forbidden, no such
+    ///    placement), marks those attachments [`Lost`](AgreementState::Lost) with the reason.
+    ///
+    /// Agreements that still hold are left alone, even if a better route appeared (no churn).
     ///
     /// This reports a hardware event and does not refuse it: its only error is an exhausted
     /// generation counter. Nothing happens on a revoked buffer.
