@@ -162,6 +162,21 @@ impl Buffer {
         })
     }
 
+    /// A buffer like [`Buffer::new`], but placed at `placement`, which must be one of the
+    /// policy's.
+    pub fn new_in(
+        size: u64,
+        policy: ExporterPolicy,
+        placement: &Placement,
+    ) -> Result<Self, LifecycleError> {
+        let current = policy
+            .position(placement)
+            .ok_or(LifecycleError::UnknownPlacement(*placement))?;
+        let mut buffer = Self::new(size, policy)?;
+        buffer.current = current;
+        Ok(buffer)
+    }
+
     // ----- inspection -----
 
     /// The size in bytes.

@@ -126,7 +126,7 @@ pub enum PolicyError {
         /// The offering.
         offering: Offering,
     },
-    /// More than 256 offerings for one placement.
+    /// More than [`MAX_OFFERINGS`] offerings for one placement.
     TooManyOfferings(Placement),
 }
 
@@ -155,7 +155,7 @@ impl fmt::Display for PolicyError {
                  addresses cannot be derived"
             ),
             PolicyError::TooManyOfferings(p) => {
-                write!(f, "more than 256 offerings for {p}")
+                write!(f, "more than {MAX_OFFERINGS} offerings for {p}")
             }
         }
     }
@@ -164,7 +164,7 @@ impl fmt::Display for PolicyError {
 impl core::error::Error for PolicyError {}
 
 /// The most offerings one placement may list.
-pub const MAX_OFFERINGS: usize = 256;
+pub const MAX_OFFERINGS: usize = 64;
 
 /// The exporter's rules for one buffer.
 #[derive(Clone, PartialEq, Eq, Debug)]

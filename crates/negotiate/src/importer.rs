@@ -119,8 +119,10 @@ impl StoredOffer {
     }
 }
 
-/// The most offers one importer may list (the matcher indexes lists with `u16`).
-pub const MAX_IMPORTER_OFFERS: usize = 256;
+/// The most offers one importer may list. Real lists have a handful of entries; the bound keeps
+/// every candidate table of the lifecycle small ([`MAX_OFFERINGS`](crate::MAX_OFFERINGS) ×
+/// this).
+pub const MAX_IMPORTER_OFFERS: usize = 64;
 
 /// An importer asking to attach: its offers in its order, and its [`ImporterMode`].
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -110,6 +110,9 @@ impl Buffer {
     ///    placement), marks those attachments [`Lost`](AgreementState::Lost) with the reason.
     ///
     /// Agreements that still hold are left alone, even if a better route appeared (no churn).
+    /// Static (pinning) importers are treated like the others: the route they used is gone, so
+    /// their mapping is stale all the same and the outcome lists them; only a move is ruled out
+    /// while they pin.
     ///
     /// This reports a hardware event and does not refuse it: its only error is an exhausted
     /// generation counter. Nothing happens on a revoked buffer.

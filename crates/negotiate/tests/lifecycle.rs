@@ -696,3 +696,53 @@ fn a_buffer_can_be_shared_between_threads() {
     send_sync::<dmabuf_negotiate::SharedBuffer>();
     send_sync::<LifecycleError>();
 }
+
+#[test]
+fn a_buffer_can_start_anywhere_in_its_policy_and_lists_are_bounded() {
+    let w = World::new();
+    let b = dmabuf_negotiate::Buffer::new_in(SIZE, w.gpu_policy(), &w.ram_placement()).unwrap();
+    assert_eq!(*b.placement(), w.ram_placement());
+    let elsewhere = Placement::system(None, PhysAddr::new(0x9000_0000));
+    assert_eq!(
+        dmabuf_negotiate::Buffer::new_in(SIZE, w.gpu_policy(), &elsewhere),
+        Err(LifecycleError::UnknownPlacement(elsewhere))
+    );
+    let many =
+        vec![ImporterOffer::dma_addr(w.nic, true); dmabuf_negotiate::MAX_IMPORTER_OFFERS + 1];
+    assert_eq!(
+        Importer::dynamic(&many),
+        Err(LifecycleError::TooManyOffers(many.len()))
+    );
+}
+
+#[test]
+fn a_static_importer_on_a_failed_link_falls_back_and_is_told() {
+    let mut w = World::new();
+    let mut b = w.gpu_buffer();
+    let mut monitor = Monitor::new();
+    let peer = b
+        .attach(
+            &w.platform(),
+            Importer::pinning(
+                &[
+                    ImporterOffer::private_iova(NVLINK, w.gpu1),
+                    ImporterOffer::dma_addr(w.gpu1, true),
+                ],
+                false,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let h = b.map(&w.platform(), peer.id).unwrap().handle;
+    w.fabric.set_link_down(NVLINK, true);
+    let r = b.revalidate(&w.platform()).unwrap();
+    observe(&mut monitor, &b, &w, "NVLink down");
+    assert_eq!(r.invalidated, vec![peer.id]);
+    assert_eq!(r.renegotiated.len(), 1);
+    assert!(r.migration.is_none());
+    assert!(matches!(b.mapping(&h), Err(AccessError::Stale { .. })));
+    assert_eq!(*b.placement(), w.vram_placement());
+    let again = b.map(&w.platform(), peer.id).unwrap();
+    assert!(again.agreed.interconnect().is(&DMA_ADDR));
+    observe(&mut monitor, &b, &w, "remap");
+}
