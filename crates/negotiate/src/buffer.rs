@@ -8,7 +8,7 @@ use crate::attachment::Held;
 use crate::mapping::Mapping;
 use crate::renegotiation::negotiate_at;
 use crate::{
-    AccessError, Agreed, AgreementState, AttachRefusal, Attachment, AttachmentId, Change,
+    AccessError, Agreed, AgreementState, AttachRefusal, Attachment, AttachmentId, BufferId, Change,
     ExporterPolicy, Generation, Holding, Importer, LifecycleError, MappingHandle, Migration,
     Placement, PlacementOption, Platform, RevokeReason, Validity,
 };
@@ -113,6 +113,7 @@ use crate::{
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Buffer {
+    pub(crate) id: BufferId,
     pub(crate) size: u64,
     pub(crate) policy: ExporterPolicy,
     pub(crate) current: usize,
@@ -151,6 +152,7 @@ impl Buffer {
     pub fn new(size: u64, policy: ExporterPolicy) -> Result<Self, LifecycleError> {
         policy.validate(size)?;
         Ok(Self {
+            id: BufferId::fresh(),
             size,
             policy,
             current: 0,
@@ -178,6 +180,11 @@ impl Buffer {
     }
 
     // ----- inspection -----
+
+    /// Its identity (a clone keeps it: it is the same buffer's state).
+    pub fn id(&self) -> BufferId {
+        self.id
+    }
 
     /// The size in bytes.
     pub fn size(&self) -> u64 {
@@ -263,6 +270,9 @@ impl Buffer {
     /// not given back, not issued before an invalidation of its attachment, and the buffer not
     /// revoked. This is the only way to an address.
     pub fn mapping(&self, handle: &MappingHandle) -> Result<&Mapping, AccessError> {
+        if handle.buffer() != self.id {
+            return Err(AccessError::OtherBuffer(handle.buffer()));
+        }
         if let Some(reason) = self.revoked {
             return Err(AccessError::Revoked(reason));
         }
@@ -495,7 +505,7 @@ impl Buffer {
         let next_serial = serial
             .checked_add(1)
             .ok_or(LifecycleError::Exhausted("mapping serials"))?;
-        let handle = MappingHandle::new(id, self.generation, serial);
+        let handle = MappingHandle::new(self.id, id, self.generation, serial);
         let attachment = &mut self.attachments[index];
         attachment.state = AgreementState::Current(agreed);
         attachment.held = Some(Held {
@@ -515,6 +525,9 @@ impl Buffer {
     /// what importers must do after an invalidation or a revoke); fails only if `handle` is not
     /// the mapping its attachment holds.
     pub fn unmap(&mut self, handle: &MappingHandle) -> Result<(), LifecycleError> {
+        if handle.buffer() != self.id {
+            return Err(LifecycleError::UnknownMapping(*handle));
+        }
         let index = self.index_of(handle.attachment())?;
         let attachment = &mut self.attachments[index];
         match &attachment.held {

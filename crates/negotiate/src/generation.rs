@@ -40,26 +40,71 @@ impl fmt::Display for Generation {
     }
 }
 
+/// Names one buffer: every [`Buffer`](crate::Buffer) made in this program gets its own, so a
+/// handle of one buffer never opens another. (On targets without pointer-sized atomics every
+/// buffer gets the same id, and that protection is lost.)
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct BufferId(usize);
+
+impl BufferId {
+    /// A new id, never handed out before (until the counter wraps after `usize::MAX` buffers).
+    pub(crate) fn fresh() -> Self {
+        #[cfg(target_has_atomic = "ptr")]
+        {
+            use core::sync::atomic::{AtomicUsize, Ordering};
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            BufferId(NEXT.fetch_add(1, Ordering::Relaxed))
+        }
+        #[cfg(not(target_has_atomic = "ptr"))]
+        {
+            BufferId(0)
+        }
+    }
+
+    /// The number.
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl fmt::Display for BufferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "buffer#{}", self.0)
+    }
+}
+
 /// What an importer holds after mapping: a ticket, not an address.
 ///
-/// It names the attachment, the generation the mapping was issued in, and a serial number that
+/// It names the buffer, the attachment, the generation the mapping was issued in, and a serial number that
 /// no other mapping of the buffer ever gets (so a handle given back with
 /// [`Buffer::unmap`](crate::Buffer::unmap) stays dead even if the same attachment maps again in
 /// the same generation).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct MappingHandle {
+    buffer: BufferId,
     attachment: AttachmentId,
     generation: Generation,
     serial: u64,
 }
 
 impl MappingHandle {
-    pub(crate) const fn new(attachment: AttachmentId, generation: Generation, serial: u64) -> Self {
+    pub(crate) const fn new(
+        buffer: BufferId,
+        attachment: AttachmentId,
+        generation: Generation,
+        serial: u64,
+    ) -> Self {
         Self {
+            buffer,
             attachment,
             generation,
             serial,
         }
+    }
+
+    /// The buffer the mapping belongs to.
+    pub const fn buffer(&self) -> BufferId {
+        self.buffer
     }
 
     /// The attachment the mapping belongs to.
@@ -104,6 +149,8 @@ pub enum AccessError {
     Unmapped,
     /// The attachment is gone.
     Detached(AttachmentId),
+    /// The handle belongs to another buffer.
+    OtherBuffer(BufferId),
 }
 
 impl fmt::Display for AccessError {
@@ -116,6 +163,7 @@ impl fmt::Display for AccessError {
             ),
             AccessError::Unmapped => f.write_str("the mapping was given back"),
             AccessError::Detached(id) => write!(f, "{id} is detached"),
+            AccessError::OtherBuffer(id) => write!(f, "the mapping belongs to {id}"),
         }
     }
 }

@@ -630,7 +630,7 @@ mod tests {
         let mut remapped = b.clone();
         let i = remapped.index_of(h1.attachment()).unwrap();
         if let Some(held) = &mut remapped.attachments[i].held {
-            held.handle = MappingHandle::new(h1.attachment(), remapped.generation, 99);
+            held.handle = MappingHandle::new(remapped.id, h1.attachment(), remapped.generation, 99);
         }
         let found = monitor.observe(&remapped, &platform);
         assert!(

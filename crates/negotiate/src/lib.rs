@@ -112,7 +112,7 @@ pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramA
 pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
 pub use buffer::{Attached, Buffer, Mapped};
 pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
-pub use generation::{AccessError, Generation, MappingHandle};
+pub use generation::{AccessError, BufferId, Generation, MappingHandle};
 pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
 pub use invariants::{Monitor, Violation};
 pub use lifecycle_error::{AttachRefusal, LifecycleError};

@@ -746,3 +746,26 @@ fn a_static_importer_on_a_failed_link_falls_back_and_is_told() {
     assert!(again.agreed.interconnect().is(&DMA_ADDR));
     observe(&mut monitor, &b, &w, "remap");
 }
+
+#[test]
+fn a_handle_opens_only_its_own_buffer() {
+    let w = World::new();
+    let nic = || Importer::dynamic(&[ImporterOffer::dma_addr(w.nic, true)]).unwrap();
+    let (mut a, mut b) = (w.gpu_buffer(), w.gpu_buffer());
+    assert_ne!(a.id(), b.id());
+    let ia = a.attach(&w.platform(), nic()).unwrap().id;
+    let ib = b.attach(&w.platform(), nic()).unwrap().id;
+    assert_eq!(ia, ib, "same attachment numbers in both buffers");
+    let ha = a.map(&w.platform(), ia).unwrap().handle;
+    let hb = b.map(&w.platform(), ib).unwrap().handle;
+    assert_eq!(
+        (ha.generation(), ha.serial()),
+        (hb.generation(), hb.serial())
+    );
+    assert_eq!(b.mapping(&ha), Err(AccessError::OtherBuffer(a.id())));
+    assert_eq!(
+        refused!(b, b.unmap(&ha)),
+        LifecycleError::UnknownMapping(ha)
+    );
+    assert!(a.mapping(&ha).is_ok() && b.mapping(&hb).is_ok());
+}
