@@ -629,7 +629,7 @@ impl Machine {
         self.host_bridges.get(id.index())
     }
 
-    /// The host bridge a function is under.
+    /// The host bridge a function is under (for a virtual function: its physical function's).
     pub fn host_bridge_of(&self, id: FunctionId) -> Option<HostBridgeId> {
         self.topo.hb.get(id.index()).map(|&h| HostBridgeId(h))
     }

@@ -226,6 +226,12 @@ impl Topo {
                 AcsRedirect::Off => {}
             }
         }
+        // A VF's host bridge is its PF's (the VF's bus hangs below the PF's host bridge).
+        for i in 0..n {
+            if let Some(pf) = fns[i].physfn {
+                t.hb[i] = t.hb[pf.index()];
+            }
+        }
         // Depth along kernel parents; a VF's kernel parent is its PF's parent, whose index is
         // lower than the PF's but not necessarily than the VF's, so resolve bridges first.
         for pass in 0..2 {
