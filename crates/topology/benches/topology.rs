@@ -13,9 +13,11 @@ use pci_topology::synth::{SynthSpec, generate};
 use pci_topology::{FunctionId, PortType};
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("DMABUF_IC_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-    });
+    let dir = std::env::var_os("DMABUF_IC_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
     dir.is_dir().then_some(dir)
 }
 
@@ -37,8 +39,12 @@ fn extract(archive: &Path, into: &Path) -> PathBuf {
     let f = std::fs::File::open(archive).unwrap();
     let mut a = tar::Archive::new(bzip2::read::BzDecoder::new(f));
     a.unpack(into).unwrap();
-    let top = std::fs::read_dir(into).unwrap().next().unwrap().unwrap().path();
-    top
+    std::fs::read_dir(into)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
 
 fn load(c: &mut Criterion) {
@@ -48,14 +54,20 @@ fn load(c: &mut Criterion) {
     };
     let archive = largest_hwloc(&fx);
     let dir = extract(&archive, &std::env::temp_dir().join("pci-topology-bench"));
-    eprintln!("largest hwloc fixture: {} (extracted at {})", archive.display(), dir.display());
+    eprintln!(
+        "largest hwloc fixture: {} (extracted at {})",
+        archive.display(),
+        dir.display()
+    );
     let mut g = c.benchmark_group("load");
     g.bench_function("hwloc_largest_folder", |b| {
         b.iter(|| load_from_source(&DirSource::new(black_box(&dir))).unwrap())
     });
     let bytes = std::fs::read(&archive).unwrap();
     g.bench_function("hwloc_largest_archive", |b| {
-        b.iter(|| load_from_source(&ArchiveSource::from_bytes("a", black_box(&bytes)).unwrap()).unwrap())
+        b.iter(|| {
+            load_from_source(&ArchiveSource::from_bytes("a", black_box(&bytes)).unwrap()).unwrap()
+        })
     });
     g.finish();
 }
@@ -82,7 +94,10 @@ fn verdicts(c: &mut Criterion) {
         b.iter(|| m.p2p_fast(black_box(deep), black_box(other)).unwrap())
     });
     g.bench_function("route_quality_siblings", |b| {
-        b.iter(|| m.route_quality(black_box(deep), black_box(sibling)).unwrap())
+        b.iter(|| {
+            m.route_quality(black_box(deep), black_box(sibling))
+                .unwrap()
+        })
     });
     g.finish();
 }

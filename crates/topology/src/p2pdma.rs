@@ -207,8 +207,8 @@ impl Topo {
             Upstream::HostBridge(_) => NONE,
         };
         // Host bridge and sysfs children: parents have lower indices (the builder checks).
-        for i in 0..n {
-            match fns[i].upstream {
+        for (i, f) in fns.iter().enumerate() {
+            match f.upstream {
                 Upstream::HostBridge(h) => {
                     t.hb[i] = h.0;
                     t.roots[h.index()].push(FunctionId(i as u32));
@@ -218,25 +218,25 @@ impl Topo {
                     t.children[b.index()].push(FunctionId(i as u32));
                 }
             }
-            let eff = fns[i].physfn.map_or(i, |p| p.index());
+            let eff = f.physfn.map_or(i, |p| p.index());
             t.kp[i] = parent_of(eff);
-            match fns[i].acs.redirect_state() {
+            match f.acs.redirect_state() {
                 AcsRedirect::On => t.acs_on[i] = 1,
                 AcsRedirect::Unknown => t.acs_unk[i] = 1,
                 AcsRedirect::Off => {}
             }
         }
         // A VF's host bridge is its PF's (the VF's bus hangs below the PF's host bridge).
-        for i in 0..n {
-            if let Some(pf) = fns[i].physfn {
+        for (i, f) in fns.iter().enumerate() {
+            if let Some(pf) = f.physfn {
                 t.hb[i] = t.hb[pf.index()];
             }
         }
         // Depth along kernel parents; a VF's kernel parent is its PF's parent, whose index is
         // lower than the PF's but not necessarily than the VF's, so resolve bridges first.
         for pass in 0..2 {
-            for i in 0..n {
-                let is_vf = fns[i].physfn.is_some();
+            for (i, f) in fns.iter().enumerate() {
+                let is_vf = f.physfn.is_some();
                 if (pass == 0) == is_vf {
                     continue;
                 }

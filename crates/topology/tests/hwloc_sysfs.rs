@@ -192,9 +192,7 @@ fn tree_from_machine(m: &Machine, whole_io: bool) -> Tree {
             let class06 = f.class.is_some_and(|c| c.base() == 0x06);
             keep[i] = if !f.listed || hwloc_discards(f) {
                 false
-            } else if hwloc_bridge(f) {
-                has_kept_child
-            } else if class06 {
+            } else if hwloc_bridge(f) || class06 {
                 has_kept_child
             } else {
                 keep[i] || has_kept_child

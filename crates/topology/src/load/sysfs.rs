@@ -124,19 +124,16 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
         let (hb, chain) = parse_device_path(src, &link, &pf_dir)?;
         let Some(&pf) = chain.last() else { continue };
         raw.physfn = Some(pf);
-        if !raws.contains_key(&pf) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = raws.entry(pf) {
             let mut f = read_function(src, &pf_dir, pf)?;
             f.listed = false;
-            raws.insert(
-                pf,
-                Raw {
-                    dir: Some(pf_dir),
-                    chain: Some((hb, chain)),
-                    listed: false,
-                    f: Some(f),
-                    physfn: None,
-                },
-            );
+            slot.insert(Raw {
+                dir: Some(pf_dir),
+                chain: Some((hb, chain)),
+                listed: false,
+                f: Some(f),
+                physfn: None,
+            });
             add_path_bridges(&mut raws);
         }
     }
