@@ -380,3 +380,27 @@ fn the_core_negotiates_over_a_machine() {
             .is_err()
     );
 }
+
+#[test]
+fn pair_report_has_what_the_matrix_json_needs() {
+    let s = machine([Some(0), Some(1)], false);
+    let r = s.m.pair_report(s.e1, s.e2).unwrap();
+    assert_eq!(r.map_type(), pci_topology::MapType::BusAddr);
+    assert_eq!(r.distance(), Some(6));
+    assert!(r.acs_known());
+    assert_eq!(r.class(), NvClass::Pxb);
+    assert_eq!(r.bandwidth_gbps(), Some(3.938));
+    assert!(
+        r.reasons.iter().any(|x| x.contains("bottleneck 3.93 GB/s")),
+        "{:?}",
+        r.reasons
+    );
+    let r = s.m.pair_report(s.e1, s.e4).unwrap();
+    assert_eq!(r.distance(), None);
+    assert_eq!(r.class(), NvClass::Sys);
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("not in the Linux 7.2 whitelist"))
+    );
+}
