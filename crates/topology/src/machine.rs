@@ -8,7 +8,7 @@
 //! Functions and host bridges are addressed by dense indices, [`FunctionId`] and
 //! [`HostBridgeId`], in the order they were added. A function's index is stable for a given
 //! source (the sysfs loader adds functions in address order) and is the
-//! [`DeviceId`](dmabuf_negotiate::DeviceId) handed to the negotiation core.
+//! [`DeviceId`] handed to the negotiation core.
 
 use std::collections::HashMap;
 use std::fmt;

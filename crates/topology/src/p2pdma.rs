@@ -21,7 +21,7 @@
 //! given too ([`P2pVerdict::if_acs_on`]).
 //!
 //! # Speed
-//! The kernel walks chains on every call. [`Topo`] precomputes per function its kernel parent,
+//! The kernel walks chains on every call. Building a machine precomputes per function its kernel parent,
 //! depth, host bridge and prefix counts of ACS-on and ACS-unknown functions up its chain, and per
 //! host-bridge pair the whitelist outcome; a verdict is then a lowest-common-ancestor search plus
 //! a few lookups, and [`Machine::p2p_matrix`] answers all pairs with one linear pass per provider.
@@ -442,6 +442,9 @@ pub struct P2pVerdict {
     pub host_bridge: Option<HostBridgeCheck>,
     /// When ACS was unknown somewhere on the path: the map type if it were on there.
     pub if_acs_on: Option<MapType>,
+    /// Whether the machine's source collapsed each PCIe switch into one node (NCCL files): the
+    /// distance then misses the switch's ports, and their ACS state is not in the model.
+    pub switches_collapsed: bool,
 }
 
 impl P2pVerdict {
@@ -561,6 +564,13 @@ impl P2pVerdict {
                 });
             }
         }
+        if self.switches_collapsed {
+            r.push(
+                "the source collapsed each PCIe switch into one node: the switches' ports are \
+                 missing, so the distance is shorter than the kernel's and their ACS is unknown"
+                    .to_owned(),
+            );
+        }
         r.push(format!(
             "verdict: {}{}",
             self.map_type,
@@ -653,6 +663,7 @@ impl Machine {
             disable_acs_redir: None,
             host_bridge: None,
             if_acs_on: None,
+            switches_collapsed: self.switches_collapsed(),
         };
         let Some(c) = common else {
             // ACS does not matter without a common ancestor; the kernel's list is discarded.

@@ -446,3 +446,18 @@ fn matrix_matches_single_verdicts() {
         }
     }
 }
+
+#[test]
+fn a_collapsed_source_says_so() {
+    let mut h = Hand::new();
+    h.b.switches_collapsed(true);
+    let hb = h.host(0, 0, Q35);
+    let sw = h.root_port("0000:00:01.0", hb, Acs::Unknown);
+    let a = h.endpoint("0000:01:00.0", sw);
+    let b = h.endpoint("0000:02:00.0", sw);
+    let m = h.b.build().unwrap();
+    let v = m.p2p_verdict(a, b).unwrap();
+    assert!(v.switches_collapsed);
+    assert!(v.reasons(&m).iter().any(|r| r.contains("collapsed")));
+    assert!(!v.acs_known);
+}
