@@ -1,0 +1,770 @@
+//! The sysfs loader.
+//!
+//! Reads `sys/bus/pci/devices/*` (links into `sys/devices/pci*/...`), each function's attributes
+//! and `config`, the `physfn`, `driver` and `iommu_group` links, `p2pmem/`, and
+//! `proc/cpuinfo`. What real snapshots contain is handled:
+//!
+//! - **64-byte configs** (gathered without root): PCIe port type and ACS are unknown, not off
+//!   (unless the header says the function has no capability list at all: then it is
+//!   conventional PCI, which has neither).
+//!   A 256-byte config is the kernel's own configuration-space size (`cfg_size`): it has no
+//!   extended space, so the kernel sees no ACS capability (known absent). A 4096-byte config is
+//!   walked from `0x100` for the ACS capability (ID `0x000D`, control at capability + 6). Any
+//!   other size is a truncated file and an error.
+//! - **Bridges only in a path**: every `DDDD:BB:DD.F` component of a function's path is a
+//!   function; those not listed in `bus/pci/devices` are added with `listed = false`, and
+//!   whatever attributes their folder holds.
+//! - **Old snapshots whose `bus/pci/devices/*` are folders, not links**: the function is placed
+//!   under the bridge whose secondary bus is its bus (from the bridges' configs), else on a root
+//!   bus of its own host bridge, as hwloc does.
+//! - Missing optional attributes are unknown; `numa_node` -1 is none; link speeds `Unknown`,
+//!   `"16.0 GT/s PCIe"` and `"8 GT/s"` are all understood.
+//!
+//! Malformed values (not hex where hex is required, a truncated config, a symlink cycle) are
+//! errors naming the file and what was expected.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::source::{EntryKind, Source};
+use super::{LoadError, quote};
+use crate::machine::{
+    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine, MachineBuilder,
+    Upstream,
+};
+use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
+
+const DEVICES: &str = "sys/bus/pci/devices";
+
+/// A host bridge key: (domain, root bus).
+type HbKey = (u32, u8);
+
+#[derive(Default)]
+struct Raw {
+    dir: Option<String>,
+    /// Host bridge and the functions from the root bus down to this one (inclusive).
+    chain: Option<(HbKey, Vec<Bdf>)>,
+    listed: bool,
+    f: Option<Function>,
+    physfn: Option<Bdf>,
+}
+
+/// Loads a machine from any [`Source`].
+pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
+    if src.kind("sys")?.is_none() {
+        return Err(LoadError::Missing {
+            path: src.display("sys"),
+            expected: "a sysfs tree (a folder holding sys/ and proc/)".into(),
+        });
+    }
+    let names = src.list(DEVICES)?.ok_or_else(|| LoadError::Missing {
+        path: src.display(DEVICES),
+        expected: "the folder of PCI functions".into(),
+    })?;
+    let mut raws: BTreeMap<Bdf, Raw> = BTreeMap::new();
+    for name in &names {
+        let entry = format!("{DEVICES}/{name}");
+        let bdf: Bdf = name.parse().map_err(|_| LoadError::Malformed {
+            path: src.display(&entry),
+            expected: "an entry named by a PCI address DDDD:BB:DD.F".into(),
+            found: quote(name.as_bytes()),
+        })?;
+        let raw = match src.kind(&entry)? {
+            Some(EntryKind::Symlink) => {
+                let dir = src.resolve(&entry, true)?;
+                let (hb, chain) = parse_device_path(src, &entry, &dir)?;
+                if chain.last() != Some(&bdf) {
+                    return Err(LoadError::Malformed {
+                        path: src.display(&entry),
+                        expected: format!("a link to the folder of {bdf}"),
+                        found: quote(dir.as_bytes()),
+                    });
+                }
+                if src.kind(&dir)? != Some(EntryKind::Dir) {
+                    return Err(LoadError::Missing {
+                        path: src.display(&dir),
+                        expected: format!("the folder of {bdf}"),
+                    });
+                }
+                Raw {
+                    dir: Some(dir),
+                    chain: Some((hb, chain)),
+                    listed: true,
+                    ..Raw::default()
+                }
+            }
+            _ => Raw {
+                dir: Some(entry),
+                chain: None,
+                listed: true,
+                ..Raw::default()
+            },
+        };
+        raws.insert(bdf, raw);
+    }
+    // Bridges that appear only in paths.
+    add_path_bridges(&mut raws);
+    // Attributes.
+    let keys: Vec<Bdf> = raws.keys().copied().collect();
+    for bdf in &keys {
+        let Some(raw) = raws.get_mut(bdf) else {
+            continue;
+        };
+        let Some(dir) = raw.dir.clone() else { continue };
+        let listed = raw.listed;
+        let mut f = read_function(src, &dir, *bdf)?;
+        f.listed = listed;
+        if listed {
+            f.os_devices = os_devices(src, &dir)?;
+        }
+        raw.f = Some(f);
+        // SR-IOV physical function.
+        let link = format!("{dir}/physfn");
+        if src.kind(&link)? != Some(EntryKind::Symlink) {
+            continue;
+        }
+        let pf_dir = src.resolve(&link, true)?;
+        let (hb, chain) = parse_device_path(src, &link, &pf_dir)?;
+        let Some(&pf) = chain.last() else { continue };
+        raw.physfn = Some(pf);
+        if let std::collections::btree_map::Entry::Vacant(slot) = raws.entry(pf) {
+            let mut f = read_function(src, &pf_dir, pf)?;
+            f.listed = false;
+            slot.insert(Raw {
+                dir: Some(pf_dir),
+                chain: Some((hb, chain)),
+                listed: false,
+                f: Some(f),
+                physfn: None,
+            });
+            add_path_bridges(&mut raws);
+        }
+    }
+    // Functions added from a physfn path may have brought bridges without attributes.
+    for (bdf, raw) in raws.iter_mut() {
+        if raw.f.is_none() {
+            let mut f = match &raw.dir {
+                Some(dir) => read_function(src, dir, *bdf)?,
+                None => blank(*bdf),
+            };
+            f.listed = false;
+            raw.f = Some(f);
+        }
+    }
+    // Place path-less functions by bus number.
+    let bridges_by_secondary: HashMap<(u32, u8), Bdf> = raws
+        .iter()
+        .filter_map(|(b, r)| {
+            let f = r.f.as_ref()?;
+            let (sec, _) = f.bus_range?;
+            (f.is_bridge() && sec != 0 && sec != b.bus).then_some(((b.domain, sec), *b))
+        })
+        .collect();
+    // Upstream of each function: Ok(parent bdf) or Err(host bridge key).
+    let mut upstream: BTreeMap<Bdf, Result<Bdf, HbKey>> = BTreeMap::new();
+    for (bdf, raw) in &raws {
+        let up = match &raw.chain {
+            Some((hb, chain)) if chain.len() >= 2 => Ok(chain[chain.len() - 2]),
+            Some((hb, _)) => Err(*hb),
+            None => match bridges_by_secondary.get(&(bdf.domain, bdf.bus)) {
+                Some(p) if p != bdf => Ok(*p),
+                _ => Err((bdf.domain, bdf.bus)),
+            },
+        };
+        upstream.insert(*bdf, up);
+    }
+    // Host bridges, in address order.
+    let hb_keys: BTreeSet<HbKey> = upstream.values().filter_map(|u| u.err()).collect();
+    let mut b = MachineBuilder::new();
+    let mut hb_ids: HashMap<HbKey, HostBridgeId> = HashMap::new();
+    for k in &hb_keys {
+        hb_ids.insert(*k, b.host_bridge(HostBridge::new(k.0, k.1)));
+    }
+    // Functions in address order, each after its upstream bridge.
+    let mut ids: HashMap<Bdf, FunctionId> = HashMap::new();
+    let order: Vec<Bdf> = raws.keys().copied().collect();
+    for bdf in order {
+        let mut stack = vec![bdf];
+        while let Some(&top) = stack.last() {
+            if ids.contains_key(&top) {
+                stack.pop();
+                continue;
+            }
+            let up = upstream
+                .get(&top)
+                .copied()
+                .unwrap_or(Err((top.domain, top.bus)));
+            let parent = match up {
+                Ok(p) => match ids.get(&p) {
+                    Some(&id) => Upstream::Bridge(id),
+                    None => {
+                        if stack.contains(&p) || stack.len() > 512 {
+                            return Err(LoadError::Malformed {
+                                path: src.display(DEVICES),
+                                expected: "bridges that form a tree".into(),
+                                found: format!("a cycle through {p}"),
+                            });
+                        }
+                        stack.push(p);
+                        continue;
+                    }
+                },
+                Err(k) => match hb_ids.get(&k) {
+                    Some(&h) => Upstream::HostBridge(h),
+                    None => Upstream::HostBridge(b.host_bridge(HostBridge::new(k.0, k.1))),
+                },
+            };
+            let mut f = raws
+                .get_mut(&top)
+                .and_then(|r| r.f.take())
+                .unwrap_or_else(|| blank(top));
+            f.upstream = parent;
+            let id = b.function(f);
+            ids.insert(top, id);
+            stack.pop();
+        }
+    }
+    for (bdf, raw) in &raws {
+        if let (Some(pf), Some(&id)) = (raw.physfn, ids.get(bdf)) {
+            let pf_id = ids.get(&pf).copied();
+            if let Some(f) = b.function_mut(id) {
+                f.physfn = pf_id;
+            }
+        }
+    }
+    // Host-bridge NUMA node: the first known among its functions.
+    let mut hb_numa: HashMap<u32, u32> = HashMap::new();
+    for i in 0..b.functions().len() {
+        let Some(f) = b.functions().get(i) else {
+            continue;
+        };
+        if let (Some(n), Upstream::HostBridge(h)) = (f.numa_node, f.upstream) {
+            hb_numa.entry(h.0).or_insert(n);
+        }
+    }
+    for (h, n) in hb_numa {
+        if let Some(hb) = b.host_bridge_mut(HostBridgeId(h)) {
+            hb.numa_node = Some(n);
+        }
+    }
+    b.cpu(read_cpuinfo(src)?);
+    b.iommu_groups_known(src.kind("sys/kernel/iommu_groups")? == Some(EntryKind::Dir));
+    b.build().map_err(|e| LoadError::Build {
+        path: src.display(""),
+        source: e,
+    })
+}
+
+fn add_path_bridges(raws: &mut BTreeMap<Bdf, Raw>) {
+    let mut extra: Vec<(Bdf, Raw)> = Vec::new();
+    for raw in raws.values() {
+        let (Some((hb, chain)), Some(dir)) = (&raw.chain, &raw.dir) else {
+            continue;
+        };
+        // The folder of chain[i] is `dir` with the last (len - 1 - i) components removed.
+        let comps: Vec<&str> = dir.split('/').collect();
+        for i in 0..chain.len().saturating_sub(1) {
+            let bdf = chain[i];
+            if raws.contains_key(&bdf) || extra.iter().any(|(b, _)| *b == bdf) {
+                continue;
+            }
+            let drop = chain.len() - 1 - i;
+            let d = comps[..comps.len().saturating_sub(drop)].join("/");
+            extra.push((
+                bdf,
+                Raw {
+                    dir: Some(d),
+                    chain: Some((*hb, chain[..=i].to_vec())),
+                    listed: false,
+                    f: None,
+                    physfn: None,
+                },
+            ));
+        }
+    }
+    for (b, r) in extra {
+        raws.insert(b, r);
+    }
+}
+
+fn blank(bdf: Bdf) -> Function {
+    let mut f = Function::new(bdf, Upstream::HostBridge(HostBridgeId(0)));
+    f.listed = false;
+    f
+}
+
+/// `sys/devices/.../pciDDDD:BB/BDF/.../BDF` → host bridge and the chain of functions.
+fn parse_device_path(
+    src: &dyn Source,
+    link: &str,
+    dir: &str,
+) -> Result<(HbKey, Vec<Bdf>), LoadError> {
+    let bad = |what: &str| LoadError::Malformed {
+        path: src.display(link),
+        expected: format!(
+            "a link to a PCI function folder sys/devices/.../pciDDDD:BB/DDDD:BB:DD.F ({what})"
+        ),
+        found: quote(dir.as_bytes()),
+    };
+    let comps: Vec<&str> = dir.split('/').collect();
+    if comps.len() < 3 || comps[0] != "sys" || comps[1] != "devices" {
+        return Err(bad("not under sys/devices"));
+    }
+    let hb_pos = comps
+        .iter()
+        .rposition(|c| parse_host_bridge(c).is_some())
+        .ok_or_else(|| bad("no host bridge folder"))?;
+    let hb = parse_host_bridge(comps[hb_pos]).ok_or_else(|| bad("no host bridge folder"))?;
+    let mut chain = Vec::new();
+    for c in &comps[hb_pos + 1..] {
+        chain.push(
+            c.parse::<Bdf>()
+                .map_err(|_| bad("a non-PCI component below the host bridge"))?,
+        );
+    }
+    if chain.is_empty() {
+        return Err(bad("no function below the host bridge"));
+    }
+    Ok((hb, chain))
+}
+
+fn parse_host_bridge(c: &str) -> Option<HbKey> {
+    let rest = c.strip_prefix("pci")?;
+    let (d, b) = rest.split_once(':')?;
+    if d.len() < 4 || b.len() != 2 {
+        return None;
+    }
+    if !d.bytes().chain(b.bytes()).all(|x| x.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((
+        u32::from_str_radix(d, 16).ok()?,
+        u8::from_str_radix(b, 16).ok()?,
+    ))
+}
+
+struct Attr<'a> {
+    src: &'a dyn Source,
+    dir: &'a str,
+}
+
+impl Attr<'_> {
+    fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, LoadError> {
+        Ok(self
+            .src
+            .read(&self.path(name))?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned()))
+    }
+
+    fn malformed(&self, name: &str, expected: &str, found: &str) -> LoadError {
+        LoadError::Malformed {
+            path: self.src.display(&self.path(name)),
+            expected: expected.to_owned(),
+            found: quote(found.as_bytes()),
+        }
+    }
+
+    fn hex(&self, name: &str, max: u64) -> Result<Option<u64>, LoadError> {
+        let Some(t) = self.text(name)? else {
+            return Ok(None);
+        };
+        let expected = format!(
+            "a hexadecimal number such as 0x{:0w$x}",
+            max,
+            w = hex_width(max)
+        );
+        parse_hex(&t)
+            .filter(|&v| v <= max)
+            .map(Some)
+            .ok_or_else(|| self.malformed(name, &expected, &t))
+    }
+
+    fn dec(&self, name: &str) -> Result<Option<i64>, LoadError> {
+        let Some(t) = self.text(name)? else {
+            return Ok(None);
+        };
+        t.parse::<i64>()
+            .map(Some)
+            .map_err(|_| self.malformed(name, "a decimal number", &t))
+    }
+
+    fn speed(&self, name: &str) -> Result<Option<LinkSpeed>, LoadError> {
+        let Some(t) = self.text(name)? else {
+            return Ok(None);
+        };
+        LinkSpeed::parse_sysfs(&t).map_err(|e| self.malformed(name, &e.to_string(), &t))
+    }
+
+    fn width(&self, name: &str) -> Result<Option<u8>, LoadError> {
+        let Some(t) = self.text(name)? else {
+            return Ok(None);
+        };
+        let digits = t.strip_prefix('x').unwrap_or(&t);
+        match digits.parse::<u8>() {
+            Ok(0) | Ok(255) => Ok(None),
+            Ok(w) => Ok(Some(w)),
+            Err(_) if t.eq_ignore_ascii_case("unknown") => Ok(None),
+            Err(_) => Err(self.malformed(name, "a link width such as 16 or x16", &t)),
+        }
+    }
+}
+
+fn hex_width(max: u64) -> usize {
+    match max {
+        0..=0xff => 2,
+        0x100..=0xffff => 4,
+        0x1_0000..=0xff_ffff => 6,
+        _ => 8,
+    }
+}
+
+fn parse_hex(t: &str) -> Option<u64> {
+    let d = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if d.is_empty() || d.len() > 16 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(d, 16).ok()
+}
+
+/// Reads one function's folder.
+fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, LoadError> {
+    let a = Attr { src, dir };
+    let mut f = Function::new(bdf, Upstream::HostBridge(HostBridgeId(0)));
+    let u16_of = |v: Option<u64>| v.and_then(|v| u16::try_from(v).ok());
+    f.vendor = u16_of(a.hex("vendor", 0xffff)?);
+    f.device = u16_of(a.hex("device", 0xffff)?);
+    f.subsystem_vendor = u16_of(a.hex("subsystem_vendor", 0xffff)?);
+    f.subsystem_device = u16_of(a.hex("subsystem_device", 0xffff)?);
+    f.revision = a.hex("revision", 0xff)?.and_then(|v| u8::try_from(v).ok());
+    f.class = a
+        .hex("class", 0xff_ffff)?
+        .and_then(|v| u32::try_from(v).ok())
+        .map(ClassCode);
+    f.numa_node = match a.dec("numa_node")? {
+        Some(n) if n >= 0 => u32::try_from(n).ok(),
+        _ => None,
+    };
+    f.local_cpulist = match a.text("local_cpulist")? {
+        Some(t) => Some(t),
+        None => match a.text("local_cpus")? {
+            Some(mask) => Some(mask_to_list(&mask).ok_or_else(|| {
+                a.malformed("local_cpus", "a CPU mask such as 00000000,0000ffff", &mask)
+            })?),
+            None => None,
+        },
+    };
+    f.current_link = LinkStatus {
+        speed: a.speed("current_link_speed")?,
+        width: a.width("current_link_width")?,
+    };
+    f.max_link = LinkStatus {
+        speed: a.speed("max_link_speed")?,
+        width: a.width("max_link_width")?,
+    };
+    f.sriov_numvfs = a.dec("sriov_numvfs")?.and_then(|v| u32::try_from(v).ok());
+    if let Some(t) = a.text("resource")? {
+        f.bars = parse_resource(&t).ok_or_else(|| {
+            a.malformed(
+                "resource",
+                "lines of three hexadecimal numbers (start end flags)",
+                &t,
+            )
+        })?;
+    }
+    if let Some(cfg) = src.read(&a.path("config"))? {
+        let info = parse_config(&cfg).ok_or_else(|| LoadError::Malformed {
+            path: src.display(&a.path("config")),
+            expected: "a configuration space of 64, 256 or 4096 bytes".into(),
+            found: format!("{} bytes", cfg.len()),
+        })?;
+        f.header_type = Some(info.header_type);
+        f.bus_range = info.bus_range;
+        f.port_type = info.port_type;
+        f.is_pcie = info.is_pcie;
+        f.acs = info.acs;
+        if f.vendor.is_none() {
+            f.vendor = Some(u16::from_le_bytes([cfg[0], cfg[1]]));
+            f.device = Some(u16::from_le_bytes([cfg[2], cfg[3]]));
+        }
+        if f.class.is_none() {
+            f.class = Some(ClassCode(u32::from_le_bytes([cfg[9], cfg[10], cfg[11], 0])));
+        }
+        if f.revision.is_none() {
+            f.revision = Some(cfg[8]);
+        }
+    }
+    let link_name = |name: &str| -> Result<Option<String>, LoadError> {
+        let p = a.path(name);
+        Ok(match src.read_link(&p)? {
+            Some(t) => t.rsplit('/').find(|c| !c.is_empty()).map(str::to_owned),
+            None => None,
+        })
+    };
+    f.driver = link_name("driver")?;
+    if let Some(g) = link_name("iommu_group")? {
+        f.iommu_group = Some(g.parse().map_err(|_| {
+            a.malformed(
+                "iommu_group",
+                "a link to sys/kernel/iommu_groups/<number>",
+                &g,
+            )
+        })?);
+    }
+    if src.kind(&a.path("p2pmem"))? == Some(EntryKind::Dir) {
+        let size = a.dec("p2pmem/size")?;
+        let available = a.dec("p2pmem/available")?;
+        let published = a.dec("p2pmem/published")?;
+        f.p2pmem = Some(P2pMem {
+            size: size.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+            available: available.and_then(|v| u64::try_from(v).ok()),
+            published: published.map(|v| v != 0),
+        });
+    }
+    Ok(f)
+}
+
+/// Sub-folders whose entries are OS device names.
+const OS_DEVICE_CLASSES: [&str; 6] = ["net", "infiniband", "nvme", "block", "drm", "dax"];
+
+fn os_devices(src: &dyn Source, dir: &str) -> Result<Vec<String>, LoadError> {
+    let mut out = Vec::new();
+    for class in OS_DEVICE_CLASSES {
+        let p = format!("{dir}/{class}");
+        let Some(names) = src.list(&p)? else { continue };
+        for n in names {
+            if class == "nvme" {
+                // Namespaces live below the controller: nvme/nvme0/nvme0n1.
+                if let Some(sub) = src.list(&format!("{p}/{n}"))? {
+                    out.push(n.clone());
+                    out.extend(
+                        sub.into_iter()
+                            .filter(|s| s.starts_with(&n) && s[n.len()..].starts_with('n')),
+                    );
+                    continue;
+                }
+            }
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_resource(t: &str) -> Option<Vec<Bar>> {
+    let mut bars = Vec::new();
+    for (i, line) in t.lines().enumerate() {
+        let mut it = line.split_whitespace();
+        let start = parse_hex(it.next()?)?;
+        let end = parse_hex(it.next()?)?;
+        let flags = parse_hex(it.next()?)?;
+        if it.next().is_some() {
+            return None;
+        }
+        if i <= 6 && (start != 0 || end != 0) {
+            bars.push(Bar {
+                index: i as u8,
+                start,
+                end,
+                flags,
+            });
+        }
+    }
+    Some(bars)
+}
+
+fn mask_to_list(mask: &str) -> Option<String> {
+    let words: Vec<&str> = mask.trim().split(',').collect();
+    let mut cpus = Vec::new();
+    for (i, w) in words.iter().rev().enumerate() {
+        if w.is_empty() || w.len() > 8 || !w.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let v = u32::from_str_radix(w, 16).ok()?;
+        for bit in 0..32 {
+            if v & (1 << bit) != 0 {
+                cpus.push(i * 32 + bit);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        let mut end = start;
+        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
+            i += 1;
+            end = cpus[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    Some(out.join(","))
+}
+
+/// What the configuration space says.
+struct ConfigInfo {
+    header_type: u8,
+    bus_range: Option<(u8, u8)>,
+    is_pcie: Option<bool>,
+    port_type: Option<PortType>,
+    acs: Acs,
+}
+
+const PCI_CAP_ID_EXP: u8 = 0x10;
+const PCI_EXT_CAP_ID_ACS: u32 = 0x000d;
+
+fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
+    if !matches!(cfg.len(), 64 | 256 | 4096) {
+        return None;
+    }
+    let u16_at = |o: usize| cfg.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        cfg.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let header_type = cfg[0x0e] & 0x7f;
+    let bus_range = (header_type == 1).then(|| (cfg[0x19], cfg[0x1a]));
+    let has_caps = u16_at(0x06).is_some_and(|s| s & 0x10 != 0);
+    let (is_pcie, port_type) = if !has_caps {
+        (Some(false), None)
+    } else if cfg.len() <= 64 {
+        (None, None)
+    } else {
+        let mut ptr = usize::from(cfg[if header_type == 2 { 0x14 } else { 0x34 }] & 0xfc);
+        let mut found = None;
+        let mut ttl = 48;
+        while ptr >= 0x40 && ttl > 0 {
+            ttl -= 1;
+            let (Some(&id), Some(&next)) = (cfg.get(ptr), cfg.get(ptr + 1)) else {
+                break;
+            };
+            if id == 0xff {
+                break;
+            }
+            if id == PCI_CAP_ID_EXP {
+                found = Some(ptr);
+                break;
+            }
+            ptr = usize::from(next & 0xfc);
+        }
+        match found.and_then(|p| u16_at(p + 2)) {
+            Some(flags) => (
+                Some(true),
+                Some(PortType::from_field(((flags >> 4) & 0xf) as u8)),
+            ),
+            None => (Some(false), None),
+        }
+    };
+    let acs = if cfg.len() == 4096 {
+        let mut pos = 0x100usize;
+        let mut ttl = (4096 - 256) / 8;
+        let mut acs = Acs::Absent;
+        while ttl > 0 {
+            ttl -= 1;
+            let Some(h) = u32_at(pos) else { break };
+            if h == 0 || h == 0xffff_ffff {
+                break;
+            }
+            if h & 0xffff == PCI_EXT_CAP_ID_ACS {
+                acs = match u16_at(pos + 6) {
+                    Some(control) => Acs::Present { control },
+                    None => Acs::Unknown,
+                };
+                break;
+            }
+            let next = ((h >> 20) & 0xffc) as usize;
+            if next < 0x100 {
+                break;
+            }
+            pos = next;
+        }
+        acs
+    } else if cfg.len() == 256 || is_pcie == Some(false) {
+        // The kernel's cfg_size is 256 (no extended space), or conventional PCI: no ACS.
+        Acs::Absent
+    } else {
+        Acs::Unknown
+    };
+    Some(ConfigInfo {
+        header_type,
+        bus_range,
+        is_pcie,
+        port_type,
+        acs,
+    })
+}
+
+fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
+    let path = "proc/cpuinfo";
+    let Some(bytes) = src.read(path)? else {
+        return Ok(CpuInfo::default());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut cpu = CpuInfo::default();
+    let (mut vendor, mut family, mut model, mut name) = (None, None, None, None);
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        match k {
+            "vendor_id" if vendor.is_none() => vendor = Some(v.to_owned()),
+            "cpu family" if family.is_none() => family = Some(v.to_owned()),
+            "model" if model.is_none() => model = Some(v.to_owned()),
+            "model name" | "cpu" if name.is_none() => name = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    let num = |field: &str, v: &str| -> Result<u32, LoadError> {
+        v.parse().map_err(|_| LoadError::Malformed {
+            path: src.display(path),
+            expected: format!("a decimal `{field}`"),
+            found: quote(v.as_bytes()),
+        })
+    };
+    cpu.vendor = vendor.map_or(CpuVendor::Unknown, |v| CpuVendor::from_vendor_id(&v));
+    if let Some(f) = family {
+        cpu.family = Some(num("cpu family", &f)?);
+    }
+    // POWER's `model` is free text; only x86 models are numbers.
+    cpu.model = model.and_then(|m| m.parse().ok());
+    cpu.model_name = name;
+    Ok(cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_become_lists() {
+        assert_eq!(mask_to_list("00000000,0000ffff").as_deref(), Some("0-15"));
+        assert_eq!(
+            mask_to_list("00000005,00000001").as_deref(),
+            Some("0,32,34")
+        );
+        assert_eq!(mask_to_list("xyz"), None);
+    }
+
+    #[test]
+    fn config_sizes() {
+        let mut cfg = vec![0u8; 64];
+        cfg[0x06] = 0x10;
+        let i = parse_config(&cfg).unwrap();
+        assert_eq!(i.acs, Acs::Unknown);
+        assert_eq!(i.port_type, None);
+        assert!(parse_config(&cfg[..63]).is_none());
+        assert!(parse_config(&[0u8; 100]).is_none());
+        cfg[0x06] = 0;
+        assert_eq!(parse_config(&cfg).unwrap().acs, Acs::Absent);
+    }
+}

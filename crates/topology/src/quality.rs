@@ -1,0 +1,415 @@
+//! Route quality: bottleneck bandwidth, hops, host-bridge and NUMA crossings, IOMMU, and the
+//! class `nvidia-smi topo -m` would print.
+//!
+//! # Bandwidth
+//! Bandwidth is **after line encoding, per direction**, as hwloc computes it: lane rate × lanes
+//! × encoding ÷ 8, with 8b/10b for 2.5 and 5 GT/s, 128b/130b for 8 to 32 GT/s and 242/256 from
+//! 64 GT/s (Gen3 x16 = 15.75 GB/s, Gen4 x16 = 31.5 GB/s). It is neither NCCL's figure (Gen4
+//! x16 = 24 GB/s) nor UCX's after TLP overhead (≈ 28.2 GB/s). The current (negotiated) link
+//! state is used, not the maximum.
+//!
+//! A path crosses, for each function on it below the point where the traffic turns, the link
+//! from that function to its parent:
+//! - an endpoint, a switch upstream port, a PCIe-to-PCI bridge: its own link status describes
+//!   that link;
+//! - a root port or a switch downstream port: the hop to its parent is internal to the root
+//!   complex or the switch (no physical link); its own status describes the link *below* it,
+//!   which the function below reports too;
+//! - a root-complex integrated endpoint or event collector: no link;
+//! - a virtual function: its physical function's link;
+//! - a function whose port type is unknown: its own status if it has one (harmless even for a
+//!   port, as it then repeats the link below), otherwise unknown.
+//!
+//! The bottleneck is the narrowest link; if any crossed link is unknown, the bottleneck is
+//! unknown (`None`): an unknown link is never assumed wide. A bus-address route turns at the
+//! common upstream bridge; a route through the host bridge (no common bridge, or ACS redirect)
+//! goes all the way up both chains.
+//!
+//! # Hops
+//! Edges of the tree where host bridges are nodes: a bus-address route has the kernel's
+//! distance; a route through the host bridge has one edge per function on both chains, plus
+//! one between two different host bridges.
+//!
+//! # Latency
+//! Only where a documented estimate exists: UCX's penalties (its `ucs_topo` sysfs provider):
+//! 300 ns when the traffic crosses a host bridge within a NUMA node (UCX's PHB and same-node
+//! figures), 500 ns across NUMA nodes. A bus-address route gets no estimate (`None`): UCX adds
+//! no penalty there, which is not a latency.
+//!
+//! # nvidia-smi class
+//! `X` the same function; `SYS` different host bridges on different NUMA nodes; `NODE`
+//! different host bridges on the same NUMA node; `PHB` one host bridge but no common upstream
+//! bridge; `PIX` a common bridge and at most one *bridge unit* on the path; `PXB` more than one.
+//! A unit is a PCIe switch (its upstream port and all its downstream ports count once) or any
+//! other bridge (a root port, a PCI bridge). Switch structure comes from the port types; where
+//! they are unknown (64-byte configs) it is inferred from depth below the root bus: bridges on
+//! the root bus are root ports, then switch upstream ports and downstream ports alternate. On a
+//! machine whose switches were collapsed (NCCL files), each bridge is one unit.
+//!
+//! NUMA: a function's node is its own, else its host bridge's. Two known nodes compare as
+//! such; when either is unknown the class is `NODE` (Linux reports -1 when the platform
+//! describes no NUMA, i.e. one node) and [`PathQuality::numa_crossing`] is `None`.
+
+use std::fmt;
+
+use dmabuf_negotiate::{Bandwidth, Latency};
+
+use crate::machine::{FunctionId, Machine};
+use crate::p2pdma::{MapType, NONE, Topo};
+use crate::pci::PortType;
+
+/// The hop from a function to its parent is internal (no physical link).
+pub(crate) const UPLINK_INTERNAL: u32 = u32::MAX;
+/// The link from a function to its parent exists but its bandwidth is unknown.
+pub(crate) const UPLINK_UNKNOWN: u32 = u32::MAX - 1;
+
+/// UCX's latency penalty for crossing a host bridge within a NUMA node, in ns.
+pub const UCX_PHB_LATENCY_NS: u32 = 300;
+/// UCX's latency penalty for crossing NUMA nodes, in ns.
+pub const UCX_SYS_LATENCY_NS: u32 = 500;
+
+/// The class `nvidia-smi topo -m` prints for a pair of devices.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum NvClass {
+    /// The same device.
+    X,
+    /// At most one PCIe bridge (switch) on the path.
+    Pix,
+    /// Several PCIe bridges, no host bridge.
+    Pxb,
+    /// Through a host bridge (the CPU).
+    Phb,
+    /// Between host bridges within one NUMA node.
+    Node,
+    /// Across NUMA nodes (the inter-socket link).
+    Sys,
+}
+
+impl NvClass {
+    /// `X`, `PIX`, `PXB`, `PHB`, `NODE` or `SYS`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NvClass::X => "X",
+            NvClass::Pix => "PIX",
+            NvClass::Pxb => "PXB",
+            NvClass::Phb => "PHB",
+            NvClass::Node => "NODE",
+            NvClass::Sys => "SYS",
+        }
+    }
+}
+
+impl fmt::Display for NvClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is known about the path between two functions (or a function and its root complex).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PathQuality {
+    /// The nvidia-smi class of the pair (topology only, whatever the route).
+    pub class: NvClass,
+    /// Whether the route goes through the host bridge (else it turns at the common bridge).
+    pub via_host_bridge: bool,
+    /// Narrowest link crossed, after line encoding; `None` if any crossed link is unknown.
+    pub bandwidth: Option<Bandwidth>,
+    /// The function whose upstream link is the narrowest known one.
+    pub bottleneck: Option<FunctionId>,
+    /// Number of physical links crossed.
+    pub links: u16,
+    /// Number of tree edges (see the module docs).
+    pub hops: u16,
+    /// Host bridges the traffic passes through (0, 1 or 2).
+    pub host_bridges_crossed: u8,
+    /// Whether the traffic crosses NUMA nodes; `None` if a node is unknown.
+    pub numa_crossing: Option<bool>,
+    /// Whether an IOMMU translates the client's accesses: `Some(false)` on a bus-address route,
+    /// `Some(true)` through the host bridge when the client has an IOMMU group, `Some(false)`
+    /// when it has none and the source shows IOMMU groups, otherwise `None`.
+    pub iommu_translates: Option<bool>,
+    /// Latency estimate (UCX's penalties, see the module docs), if any.
+    pub latency: Option<Latency>,
+}
+
+/// One physical link on a path, for explanations.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PathLink {
+    /// The function whose link to its parent this is.
+    pub from: FunctionId,
+    /// Bandwidth after encoding, if known.
+    pub bandwidth: Option<Bandwidth>,
+}
+
+pub(crate) fn compute_units_and_uplinks(m: &Machine, t: &mut Topo) {
+    let fns = m.functions();
+    for i in 0..fns.len() {
+        let f = &fns[i];
+        let k = t.kp[i];
+        let parent_type = (k != NONE).then(|| fns[k as usize].port_type).flatten();
+        t.unit[i] = if m.switches_collapsed() || k == NONE {
+            i as u32
+        } else {
+            match f.port_type {
+                Some(PortType::SwitchDownstream) => {
+                    if matches!(parent_type, Some(PortType::SwitchUpstream) | None) {
+                        k
+                    } else {
+                        i as u32
+                    }
+                }
+                Some(_) => i as u32,
+                None => match parent_type {
+                    Some(PortType::SwitchUpstream) => k,
+                    Some(_) => i as u32,
+                    // Depth heuristic: 0 root port, odd upstream port, even downstream port.
+                    None if t.depth[i] >= 2 && t.depth[i] % 2 == 0 => k,
+                    None => i as u32,
+                },
+            }
+        };
+        let src = f.physfn.map_or(f, |p| &fns[p.index()]);
+        t.uplink[i] = match src.port_type {
+            Some(
+                PortType::RootPort
+                | PortType::SwitchDownstream
+                | PortType::RcIntegratedEndpoint
+                | PortType::RcEventCollector,
+            ) => UPLINK_INTERNAL,
+            Some(_) => src
+                .current_link
+                .bandwidth_mb_s()
+                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+            None if src.is_pcie == Some(false) => UPLINK_UNKNOWN,
+            None => src
+                .current_link
+                .bandwidth_mb_s()
+                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+        };
+    }
+}
+
+struct Acc {
+    min: u32,
+    at: u32,
+    unknown: bool,
+    links: u16,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            min: u32::MAX,
+            at: NONE,
+            unknown: false,
+            links: 0,
+        }
+    }
+
+    fn add(&mut self, t: &Topo, x: u32) {
+        match t.uplink[x as usize] {
+            UPLINK_INTERNAL => {}
+            UPLINK_UNKNOWN => {
+                self.unknown = true;
+                self.links += 1;
+            }
+            b => {
+                self.links += 1;
+                if b < self.min {
+                    self.min = b;
+                    self.at = x;
+                }
+            }
+        }
+    }
+}
+
+impl Machine {
+    fn numa_pair(&self, a: FunctionId, b: FunctionId) -> Option<bool> {
+        Some(self.numa_node(a)? != self.numa_node(b)?)
+    }
+
+    /// The nvidia-smi class of a pair of functions (see the [module](self) docs).
+    pub fn nv_class(&self, a: FunctionId, b: FunctionId) -> Option<NvClass> {
+        let n = self.functions().len();
+        if a.index() >= n || b.index() >= n {
+            return None;
+        }
+        if a == b {
+            return Some(NvClass::X);
+        }
+        let t = &self.topo;
+        if t.hb[a.index()] != t.hb[b.index()] {
+            return Some(match self.numa_pair(a, b) {
+                Some(true) => NvClass::Sys,
+                _ => NvClass::Node,
+            });
+        }
+        let c = t.lca(a.0, b.0);
+        if c == NONE {
+            return Some(NvClass::Phb);
+        }
+        // Count distinct bridge units on the path, the two endpoints excluded. Units are
+        // contiguous along a chain, so counting changes of unit suffices.
+        let include_c = a.0 != c && b.0 != c;
+        let c_unit = t.unit[c as usize];
+        let mut total = 0u32;
+        for (start, skip_c_unit) in [(a.0, false), (b.0, include_c)] {
+            if start == c {
+                continue;
+            }
+            let mut last = NONE;
+            let mut x = t.kp[start as usize];
+            while x != NONE {
+                let counted = if x == c {
+                    include_c && !skip_c_unit
+                } else {
+                    true
+                };
+                let u = t.unit[x as usize];
+                if counted && u != last && !(skip_c_unit && u == c_unit) {
+                    total += 1;
+                    last = u;
+                }
+                if x == c {
+                    break;
+                }
+                x = t.kp[x as usize];
+            }
+        }
+        Some(if total <= 1 {
+            NvClass::Pix
+        } else {
+            NvClass::Pxb
+        })
+    }
+
+    /// The quality of the path between `provider` and `client` for a route that turns at the
+    /// common bridge (`via_host_bridge == false`) or goes through the host bridge.
+    pub fn path_quality(
+        &self,
+        provider: FunctionId,
+        client: FunctionId,
+        via_host_bridge: bool,
+    ) -> Option<PathQuality> {
+        let class = self.nv_class(provider, client)?;
+        let t = &self.topo;
+        let c = t.lca(provider.0, client.0);
+        let via_hb = via_host_bridge || c == NONE;
+        let mut acc = Acc::new();
+        let stop = if via_hb { NONE } else { c };
+        for start in [provider.0, client.0] {
+            let mut x = start;
+            while x != NONE && x != stop {
+                acc.add(t, x);
+                x = t.kp[x as usize];
+            }
+        }
+        let (pu, cu) = (provider.index(), client.index());
+        let different_hb = t.hb[pu] != t.hb[cu];
+        let hops = if via_hb {
+            t.depth[pu] + 1 + t.depth[cu] + 1 + u32::from(different_hb)
+        } else {
+            t.depth[pu] + t.depth[cu] - 2 * t.depth[c as usize]
+        };
+        let numa_crossing = self.numa_pair(provider, client);
+        let client_fn = self.function(client)?;
+        let iommu_translates = if !via_hb {
+            Some(false)
+        } else if client_fn.iommu_group.is_some() {
+            Some(true)
+        } else if self.iommu_groups_known() {
+            Some(false)
+        } else {
+            None
+        };
+        let latency = via_hb.then(|| {
+            Latency(if numa_crossing == Some(true) {
+                UCX_SYS_LATENCY_NS
+            } else {
+                UCX_PHB_LATENCY_NS
+            })
+        });
+        Some(PathQuality {
+            class,
+            via_host_bridge: via_hb,
+            bandwidth: (!acc.unknown && acc.min != u32::MAX).then_some(Bandwidth(acc.min)),
+            bottleneck: (acc.at != NONE).then_some(FunctionId(acc.at)),
+            links: acc.links,
+            hops: u16::try_from(hops).unwrap_or(u16::MAX),
+            host_bridges_crossed: if via_hb {
+                1 + u8::from(different_hb)
+            } else {
+                0
+            },
+            numa_crossing,
+            iommu_translates,
+            latency,
+        })
+    }
+
+    /// The quality of the route Linux's verdict implies: through the host bridge unless the
+    /// map type is bus-addr.
+    pub fn route_quality(&self, provider: FunctionId, client: FunctionId) -> Option<PathQuality> {
+        let v = self.p2p_fast(provider, client)?;
+        self.path_quality(provider, client, v.map_type() != MapType::BusAddr)
+    }
+
+    /// The path from a function up to its root complex (its route to system memory, or the
+    /// CPU's route to its memory): links crossed, bottleneck, hops.
+    pub fn root_path_quality(&self, id: FunctionId) -> Option<(Option<Bandwidth>, u16, u16)> {
+        let t = &self.topo;
+        if id.index() >= self.functions().len() {
+            return None;
+        }
+        let mut acc = Acc::new();
+        let mut x = id.0;
+        while x != NONE {
+            acc.add(t, x);
+            x = t.kp[x as usize];
+        }
+        let bw = (!acc.unknown && acc.min != u32::MAX).then_some(Bandwidth(acc.min));
+        let hops = u16::try_from(t.depth[id.index()] + 1).unwrap_or(u16::MAX);
+        Some((bw, acc.links, hops))
+    }
+
+    /// The physical links a path crosses, in order from the provider up and then from the
+    /// client up (for explanations).
+    pub fn path_links(
+        &self,
+        provider: FunctionId,
+        client: FunctionId,
+        via_host_bridge: bool,
+    ) -> Vec<PathLink> {
+        let t = &self.topo;
+        let n = self.functions().len();
+        if provider.index() >= n || client.index() >= n {
+            return Vec::new();
+        }
+        let c = t.lca(provider.0, client.0);
+        let stop = if via_host_bridge || c == NONE {
+            NONE
+        } else {
+            c
+        };
+        let mut out = Vec::new();
+        for start in [provider.0, client.0] {
+            let mut x = start;
+            while x != NONE && x != stop {
+                match t.uplink[x as usize] {
+                    UPLINK_INTERNAL => {}
+                    UPLINK_UNKNOWN => out.push(PathLink {
+                        from: FunctionId(x),
+                        bandwidth: None,
+                    }),
+                    b => out.push(PathLink {
+                        from: FunctionId(x),
+                        bandwidth: Some(Bandwidth(b)),
+                    }),
+                }
+                x = t.kp[x as usize];
+            }
+        }
+        out
+    }
+}
