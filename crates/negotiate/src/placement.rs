@@ -74,9 +74,7 @@ impl Placement {
         match self {
             Placement::Vram { offset, .. } => offset.checked_add(size).is_some(),
             Placement::System { phys, .. } => phys.checked_add(size).is_some(),
-            Placement::Bar(slice) => {
-                slice.bar < 6 && slice.len >= size && slice.offset.checked_add(size).is_some()
-            }
+            Placement::Bar(slice) => slice.is_well_formed() && slice.len >= size,
         }
     }
 }
