@@ -1,4 +1,4 @@
-//! Loaders: sources turned into a [`Machine`](crate::Machine) through the
+//! Loaders: sources turned into a [`crate::Machine`] through the
 //! [`MachineBuilder`](crate::MachineBuilder).
 //!
 //! - [`sysfs`]: a live root (`/`), a snapshot folder, or a `.tar`/`.tar.gz`/`.tar.bz2` archive
