@@ -200,6 +200,18 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
         }
     );
 
+    if v.switches_collapsed {
+        let _ = writeln!(
+            out,
+            "{}",
+            style::paint(
+                FAIR,
+                "   note: the source collapsed each PCIe switch into one node: its ports are missing, \
+                 so the distance is shorter than the kernel's and their ACS state is unknown"
+            )
+        );
+    }
+
     // Verdict and route.
     let _ = writeln!(
         out,

@@ -45,6 +45,9 @@ pub struct Explain {
     pub path_distance: u32,
     /// The map type if the unknown ACS states were on, or null when ACS was known.
     pub map_type_if_acs_on: Option<&'static str>,
+    /// Whether the source collapsed PCIe switches (NCCL files): distances then miss the
+    /// switches' ports and their ACS state.
+    pub switches_collapsed: bool,
     /// The route the verdict implies, or null (refused, or a device with itself).
     pub route: Option<Route>,
     /// Changes that would alter the verdict.
@@ -278,6 +281,7 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
         distance: kernel_distance(v.map_type, v.distance),
         path_distance: v.distance,
         map_type_if_acs_on: v.if_acs_on.map(vocab::map_type),
+        switches_collapsed: v.switches_collapsed,
         route: x.route.map(|q| Route {
             class: vocab::class(q.class),
             via_host_bridge: q.via_host_bridge,

@@ -34,7 +34,7 @@ pub struct Pair {
     pub hops: Option<u16>,
     /// Whether the route goes through the host bridge, null when there is no route.
     pub via_host_bridge: Option<bool>,
-    /// The kernel's decision, step by step.
+    /// The kernel's decision, step by step, then the path's class and bottleneck.
     pub reasons: Vec<String>,
 }
 
@@ -60,8 +60,8 @@ pub fn build(m: &Machine, x: &Matrix) -> Vec<Pair> {
                 hops: c.route.map(|q| q.hops),
                 via_host_bridge: c.route.map(|q| q.via_host_bridge),
                 reasons: m
-                    .p2p_verdict(c.provider, c.client)
-                    .map(|pv| pv.reasons(m))
+                    .pair_report(c.provider, c.client)
+                    .map(|pr| pr.reasons)
                     .unwrap_or_default(),
             }
         })
