@@ -28,7 +28,7 @@ impl Unresolved {
         }
     }
 
-    /// The "did you mean" note, if there is anything close.
+    /// The "did you mean" note, if there is anything to suggest.
     pub fn hint(&self) -> Option<String> {
         (!self.closest.is_empty()).then(|| format!("closest: {}", self.closest.join(", ")))
     }
@@ -72,13 +72,20 @@ pub fn resolve(m: &Machine, text: &str) -> Result<FunctionId, Unresolved> {
     })
 }
 
-/// Up to three names on the machine closest to `wanted`: bus ids compared as text, and OS
-/// device names, by normalised Levenshtein similarity.
+/// Up to three names on the machine closest to `wanted`: bus ids compared as text (with a
+/// bonus for the same slot, then the same bus, of a wanted bus id), and OS device names, by
+/// normalised Levenshtein similarity.
 fn closest(m: &Machine, wanted: String) -> Vec<String> {
+    let wanted_bdf = parse_bus_id(&wanted);
     let mut scored: Vec<(f64, String)> = Vec::new();
     for f in m.functions() {
         let bdf = f.bdf.to_string();
-        scored.push((strsim::normalized_levenshtein(&wanted, &bdf), bdf));
+        let bonus = match wanted_bdf {
+            Some(w) if w.same_slot(&f.bdf) => 0.5,
+            Some(w) if w.domain == f.bdf.domain && w.bus == f.bdf.bus => 0.25,
+            _ => 0.0,
+        };
+        scored.push((strsim::normalized_levenshtein(&wanted, &bdf) + bonus, bdf));
         for d in &f.os_devices {
             scored.push((
                 strsim::normalized_levenshtein(&wanted, d),
@@ -88,11 +95,20 @@ fn closest(m: &Machine, wanted: String) -> Vec<String> {
     }
     // Best first; equal scores in address order, so the answer is deterministic.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    scored
-        .into_iter()
+    let close: Vec<String> = scored
+        .iter()
         .filter(|(s, _)| *s > 0.3)
         .take(3)
-        .map(|(_, n)| n)
+        .map(|(_, n)| n.clone())
+        .collect();
+    if !close.is_empty() || wanted_bdf.is_some() {
+        return close;
+    }
+    // A device name far from every known one: list the names there are.
+    m.functions()
+        .iter()
+        .flat_map(|f| f.os_devices.iter().map(move |d| format!("{d} ({})", f.bdf)))
+        .take(5)
         .collect()
 }
 
