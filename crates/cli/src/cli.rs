@@ -86,7 +86,7 @@ pub enum Command {
     #[command(
         after_help = "By default the devices people share memory between: GPUs and displays, NICs,
 InfiniBand, NVMe and storage controllers, accelerators and co-processors (virtual functions
-only when named). Rows are providers (the memory's owner), columns clients (the DMA initiator).
+only when named, or with --all). Rows are providers (the memory's owner), columns clients (the DMA initiator).
 
 Examples:
   dmabuf-ic matrix

@@ -57,6 +57,37 @@ fn matrix_default_and_all() {
 }
 
 #[test]
+fn matrix_of_23_devices_stays_within_120_columns() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(
+        &fx,
+        "hwloc-sysfs/40intel64-2g2n4c+pcilocality.tar.bz2",
+        &["matrix", "--all"],
+    );
+    assert!(out.contains("23 of 23 endpoints"), "{out}");
+    // Every matrix row (an index, then cells) fits 120 columns; the device key may be wider.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && !l.contains("0000:")
+        })
+        .collect();
+    assert_eq!(
+        rows.len(),
+        3 * 24,
+        "three matrices of 23 rows and a header each"
+    );
+    for r in &rows {
+        assert!(
+            r.chars().count() <= 120,
+            "{} columns: {r}",
+            r.chars().count()
+        );
+    }
+    insta::assert_snapshot!("matrix_40intel64_pcilocality_all", out);
+}
+
+#[test]
 fn matrix_of_named_devices_in_the_given_order() {
     let Some(fx) = fixtures() else { return };
     let out = ok(

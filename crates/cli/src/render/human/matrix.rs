@@ -108,7 +108,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         &mut out,
         x,
         iw,
-        "Route bandwidth, GB/s (narrowest link, per direction, after line encoding)",
+        "Route bandwidth, GB/s (narrowest link, per direction, after line encoding; 3 digits)",
         bandwidth_cell,
     );
 
@@ -180,14 +180,28 @@ fn bandwidth_cell(c: &Cell) -> CellText {
     match &c.route {
         None => ("--".to_owned(), BAD),
         Some(q) => match q.bandwidth {
-            Some(b) => (words::gbps_number(b), Style::new()),
+            Some(b) => (gbps_compact(b), Style::new()),
             None => ("?".to_owned(), DIM),
         },
     }
 }
 
+/// GB/s in at most four characters below 1000 GB/s: `0.25`, `7.88`, `15.8`, `300`.
+fn gbps_compact(b: dmabuf_negotiate::Bandwidth) -> String {
+    let mb = b.0;
+    if mb < 10_000 {
+        format!("{}.{:02}", mb / 1000, (mb % 1000) / 10)
+    } else if mb < 100_000 {
+        format!("{}.{}", mb / 1000, (mb % 1000) / 100)
+    } else {
+        format!("{}", mb / 1000)
+    }
+}
+
 fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) -> CellText) {
     let n = x.devices.len();
+    // Wide matrices get one space between columns, so that 16 devices fit 80 columns.
+    let sep = if n > 8 { " " } else { "  " };
     let texts: Vec<CellText> = x.cells.iter().map(cell).collect();
     let w = texts
         .iter()
@@ -198,7 +212,7 @@ fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) ->
     let _ = writeln!(out, "\n{}", style::paint(HEADING, title));
     let mut head = format!("{:>iw$}", "");
     for j in 0..n {
-        head.push_str(&format!("  {j:>w$}"));
+        head.push_str(&format!("{sep}{j:>w$}"));
     }
     let _ = writeln!(out, "{}", style::paint(ID, head.trim_end()));
     for i in 0..n {
@@ -208,9 +222,23 @@ fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) ->
                 .get(i * n + j)
                 .cloned()
                 .unwrap_or_else(|| ("?".to_owned(), DIM));
-            line.push_str("  ");
+            line.push_str(sep);
             line.push_str(&style::paint(st, format!("{t:>w$}")));
         }
         let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmabuf_negotiate::Bandwidth;
+
+    #[test]
+    fn bandwidth_cells_fit_four_characters() {
+        assert_eq!(gbps_compact(Bandwidth(250)), "0.25");
+        assert_eq!(gbps_compact(Bandwidth(7_876)), "7.87");
+        assert_eq!(gbps_compact(Bandwidth(15_753)), "15.7");
+        assert_eq!(gbps_compact(Bandwidth(300_000)), "300");
     }
 }
