@@ -23,13 +23,23 @@ mod style;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::Exit;
 use crate::output::Colour;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    // `--no-color` also governs clap's own help and errors, which are printed while parsing.
+    let no_color = std::env::args_os().any(|a| a == "--no-color");
+    let command = cli::Cli::command().color(if no_color {
+        clap::ColorChoice::Never
+    } else {
+        clap::ColorChoice::Auto
+    });
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             // Help and version go to stdout with status 0; usage errors to stderr with 2.

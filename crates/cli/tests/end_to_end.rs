@@ -224,6 +224,11 @@ fn colour_only_where_wanted() {
     assert!(!r.stdout.contains(esc), "no colour on a pipe");
     // Colour never changes the text.
     assert_eq!(strip(&forced.stdout), r.stdout);
+    // Clap's own help follows the same rules.
+    let help = run_with(&["--help"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(help.stdout.contains(esc));
+    let help = run_with(&["--help", "--no-color"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(!help.stdout.contains(esc));
     // JSON is never coloured.
     let r = run_with(
         &["--sysfs", &m, "--format", "json", "topo"],

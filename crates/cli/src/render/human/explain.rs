@@ -385,7 +385,12 @@ fn chain(out: &mut String, m: &Machine, chain: &[FunctionId], common: Option<Fun
             words::acs(func.acs)
         );
         let marker = if Some(f) == common {
-            format!("  ← {}", style::paint(GOOD, "common upstream bridge"))
+            let what = if func.is_bridge() {
+                "common upstream bridge"
+            } else {
+                "common ancestor"
+            };
+            format!("  ← {}", style::paint(GOOD, what))
         } else {
             String::new()
         };
