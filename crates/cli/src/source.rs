@@ -86,18 +86,31 @@ impl MachineSource {
         }
     }
 
-    /// Loads the machine.
-    pub fn load(&self) -> Result<Machine, CliError> {
-        match self {
+    /// Loads the machine, with what the loader says it left out (for standard error).
+    pub fn load(&self) -> Result<Loaded, CliError> {
+        let machine = match self {
             Self::Live => load::load_live().map_err(|e| {
                 load_error(self, &e).note(
                     "this system shows no usable PCI tree in /sys; name a snapshot with --sysfs PATH",
                 )
-            }),
-            Self::Sysfs(p) => load::load_sysfs(p).map_err(|e| load_error(self, &e)),
-            Self::Hwloc(_) | Self::Nccl(_) | Self::Toml(_) => Err(not_yet(self)),
-        }
+            })?,
+            Self::Sysfs(p) => load::load_sysfs(p).map_err(|e| load_error(self, &e))?,
+            Self::Hwloc(_) | Self::Nccl(_) | Self::Toml(_) => return Err(not_yet(self)),
+        };
+        Ok(Loaded {
+            machine,
+            warnings: Vec::new(),
+        })
     }
+}
+
+/// A loaded machine and the loader's warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The machine.
+    pub machine: Machine,
+    /// What the source said that the model cannot hold, or what it left out, in words.
+    pub warnings: Vec<String>,
 }
 
 fn load_error(source: &MachineSource, e: &LoadError) -> CliError {

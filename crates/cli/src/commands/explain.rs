@@ -313,7 +313,8 @@ pub fn run(
     format: OutputFormat,
     args: &ExplainArgs,
 ) -> Result<Outcome, CliError> {
-    let m = source.load()?;
+    let loaded = source.load()?;
+    let m = loaded.machine;
     let find = |what: &str, text: &str| {
         resolve::resolve(&m, text).map_err(|u| {
             let e = CliError::usage(format!("{what}: {}", u.message()));
@@ -331,5 +332,5 @@ pub fn run(
         OutputFormat::Human => render::human::explain::render(&m, source, &x),
         OutputFormat::Json => render::json::explain::render(&m, &x)?,
     };
-    Ok(Outcome::ok(text))
+    Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

@@ -127,12 +127,13 @@ pub fn run(
     format: OutputFormat,
     args: &MatrixArgs,
 ) -> Result<Outcome, CliError> {
-    let m = source.load()?;
+    let loaded = source.load()?;
+    let m = loaded.machine;
     let (devices, selection) = select(&m, args)?;
     let matrix = compute(&m, devices, selection);
     let text = match format {
         OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),
         OutputFormat::Json => render::json::matrix::render(&m, &matrix)?,
     };
-    Ok(Outcome::ok(text))
+    Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

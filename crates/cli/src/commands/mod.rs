@@ -30,6 +30,12 @@ impl Outcome {
             notes: Vec::new(),
         }
     }
+
+    /// The same outcome with notes for standard error.
+    pub fn with_notes(mut self, notes: Vec<String>) -> Self {
+        self.notes.extend(notes);
+        self
+    }
 }
 
 /// Runs the command the line asks for.

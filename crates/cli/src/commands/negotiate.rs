@@ -149,15 +149,16 @@ pub fn run(
     let source = source
         .or_else(|| scenario.machine.clone())
         .unwrap_or(MachineSource::Live);
-    let m = source.load()?;
+    let loaded = source.load()?;
+    let m = loaded.machine;
     let bound = scenario.bind(&m)?;
-    let notes = bound.warnings.clone();
+    let mut notes = loaded.warnings;
+    notes.extend(bound.warnings.iter().cloned());
     let report = negotiate(&m, &scenario, source, bound)?;
     let text = match format {
         OutputFormat::Human => render::human::negotiate::render(&m, &report),
         OutputFormat::Json => render::json::negotiate::render(&m, &report)?,
     };
-    let mut notes = notes;
     let exit = if report.chosen.is_some() {
         Exit::Ok
     } else {

@@ -8,10 +8,11 @@ use crate::source::MachineSource;
 
 /// Loads the machine and renders it.
 pub fn run(source: &MachineSource, format: OutputFormat) -> Result<Outcome, CliError> {
-    let m = source.load()?;
+    let loaded = source.load()?;
+    let m = loaded.machine;
     let text = match format {
         OutputFormat::Human => render::human::topo::render(&m, source),
         OutputFormat::Json => render::json::topo::render(&m, source)?,
     };
-    Ok(Outcome::ok(text))
+    Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }
