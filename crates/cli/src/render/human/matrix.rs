@@ -200,8 +200,6 @@ fn gbps_compact(b: dmabuf_negotiate::Bandwidth) -> String {
 
 fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) -> CellText) {
     let n = x.devices.len();
-    // Wide matrices get one space between columns, so that 16 devices fit 80 columns.
-    let sep = if n > 8 { " " } else { "  " };
     let texts: Vec<CellText> = x.cells.iter().map(cell).collect();
     let w = texts
         .iter()
@@ -209,6 +207,9 @@ fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) ->
         .chain(std::iter::once(iw))
         .max()
         .unwrap_or(1);
+    // Two spaces between columns, or one when that keeps a wide matrix within 100 columns
+    // (16 devices of four-character cells fit 84).
+    let sep = if iw + n * (w + 2) > 100 { " " } else { "  " };
     let _ = writeln!(out, "\n{}", style::paint(HEADING, title));
     let mut head = format!("{:>iw$}", "");
     for j in 0..n {
