@@ -85,8 +85,8 @@ pub enum Command {
     /// nvidia-smi-style class and the route bandwidth.
     #[command(
         after_help = "By default the devices people share memory between: GPUs and displays, NICs,
-InfiniBand, NVMe and storage controllers, accelerators and co-processors (virtual functions
-only when named, or with --all). Rows are providers (the memory's owner), columns clients (the DMA initiator).
+InfiniBand, NVMe and storage controllers, accelerators and co-processors, and any p2pmem
+provider (virtual functions only when named, or with --all). Rows are providers (the memory's owner), columns clients (the DMA initiator).
 
 Examples:
   dmabuf-ic matrix

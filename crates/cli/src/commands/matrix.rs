@@ -15,7 +15,8 @@ use crate::source::MachineSource;
 /// How the devices were chosen.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Selection {
-    /// The shared-memory kinds (GPUs, NICs, storage, accelerators), physical functions only.
+    /// The shared-memory kinds (GPUs, NICs, storage, accelerators) and p2pmem providers,
+    /// physical functions only.
     Default {
         /// Endpoints of those kinds left out because they are virtual functions.
         hidden_vfs: usize,
@@ -80,7 +81,9 @@ pub fn select(m: &Machine, args: &MatrixArgs) -> Result<(Vec<FunctionId>, Select
     let mut out = Vec::new();
     for id in m.endpoints() {
         let Some(f) = m.function(id) else { continue };
-        if !Kind::of(f).shares_memory() {
+        // The shared-memory kinds, and any function that publishes p2pmem (a P2P provider in
+        // the kernel's sense, whatever its class).
+        if !Kind::of(f).shares_memory() && f.p2pmem.is_none() {
             continue;
         }
         if f.is_virtfn() {

@@ -24,7 +24,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
     );
     let chosen = match x.selection {
         Selection::Default { .. } => {
-            "GPUs and displays, NICs, InfiniBand, NVMe and storage, accelerators (--all: every endpoint)"
+            "GPUs and displays, NICs, InfiniBand, NVMe and storage, accelerators, p2pmem providers (--all: every endpoint)"
         }
         Selection::All => "every endpoint",
         Selection::Named => "as named",
