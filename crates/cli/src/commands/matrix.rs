@@ -52,7 +52,7 @@ pub struct Matrix {
     pub endpoints: usize,
     /// The devices, in row and column order.
     pub devices: Vec<FunctionId>,
-    /// Every ordered pair, row-major: provider = devices[i], client = devices[j].
+    /// Every ordered pair, row-major: provider = `devices[i]`, client = `devices[j]`.
     pub cells: Vec<Cell>,
 }
 
