@@ -555,6 +555,14 @@ impl P2pVerdict {
                 });
             }
         }
+        if m.switches_collapsed() {
+            r.push(
+                "the source collapses each PCIe switch into its upstream port (NCCL): root ports, \
+                 downstream ports and the host bridge's own device are not in it, so the distance \
+                 is a lower bound, their ACS state is unknown, and the whitelist cannot be checked"
+                    .to_owned(),
+            );
+        }
         r.push(format!(
             "verdict: {}{}",
             self.map_type,

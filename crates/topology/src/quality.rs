@@ -177,14 +177,12 @@ pub(crate) fn compute_units_and_uplinks(m: &Machine, t: &mut Topo) {
                 | PortType::RcEventCollector,
             ) => UPLINK_INTERNAL,
             Some(_) => src
-                .current_link
-                .bandwidth_mb_s()
-                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+                .current_bandwidth()
+                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
             None if src.is_pcie == Some(false) => UPLINK_UNKNOWN,
             None => src
-                .current_link
-                .bandwidth_mb_s()
-                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+                .current_bandwidth()
+                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
         };
     }
 }
