@@ -369,17 +369,18 @@ impl Reader<'_> {
             }
         }
         // Fabrics and links.
-        let mut fabrics: HashMap<String, dmabuf_negotiate::FabricId> = HashMap::new();
+        // Names are for people: two fabrics may share one, and links then name them by index.
+        let mut fabrics: HashMap<String, Option<dmabuf_negotiate::FabricId>> = HashMap::new();
         for fab in &file.fabric {
             let name = fab.name.get_ref().clone();
-            if fabrics.contains_key(&name) {
-                return Err(self.error(fab.name.span(), "each fabric name once"));
-            }
             let id = b.fabric(PrivateFabric {
                 name: name.clone(),
                 kind: kind_of(&fab.kind),
             });
-            fabrics.insert(name, id);
+            fabrics
+                .entry(name)
+                .and_modify(|e| *e = None)
+                .or_insert(Some(id));
         }
         let by_bdf: HashMap<Bdf, FunctionId> = bdfs
             .iter()
@@ -387,9 +388,10 @@ impl Reader<'_> {
             .filter_map(|(b, id)| Some((*b, (*id)?)))
             .collect();
         for l in &file.link {
-            let expected = "the name (or the index, from 0) of a [[fabric]] of this file";
+            let expected = "the name of a [[fabric]] of this file (its index from 0 when \
+                            several share the name)";
             let fabric = match l.fabric.get_ref() {
-                Value::String(n) => fabrics.get(n).copied(),
+                Value::String(n) => fabrics.get(n).copied().flatten(),
                 Value::Integer(i) => u32::try_from(*i)
                     .ok()
                     .filter(|&i| (i as usize) < file.fabric.len())
