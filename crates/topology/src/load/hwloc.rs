@@ -54,7 +54,7 @@ use dmabuf_negotiate::Bandwidth;
 use super::cpuset::{hwloc_bitmap_single, hwloc_bitmap_to_list};
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
-use super::{LoadError, LoadWarning, read_text};
+use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, read_text};
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, Upstream,
@@ -98,6 +98,13 @@ pub fn parse_hwloc_xml_with_warnings(
         warnings: Vec::new(),
     };
     l.walk(&root)?;
+    if l.host_bridges.len() > MAX_HOST_BRIDGES {
+        return Err(doc.error(
+            root.pos,
+            format!("at most {MAX_HOST_BRIDGES} host bridges"),
+            l.host_bridges.len().to_string(),
+        ));
+    }
     let mut links: Vec<(LinkKind, &str, Vec<RawLink>)> = vec![
         (LinkKind::NvLink, "nvlink", Vec::new()),
         (LinkKind::Xgmi, "xgmi", Vec::new()),
@@ -384,7 +391,7 @@ impl Loader<'_> {
                 format!("{}", members.len()),
             ));
         }
-        let mut values: Vec<u64> = Vec::with_capacity(n * n);
+        let mut values: Vec<u64> = Vec::new();
         for v in d.children_named("u64values") {
             for tok in v.text.split_whitespace() {
                 values.push(tok.parse().map_err(|_| {

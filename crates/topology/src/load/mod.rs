@@ -119,6 +119,11 @@ pub enum LoadError {
     },
 }
 
+/// The most host bridges a loaded file may describe. Real machines have a few dozen; the P2P
+/// tables grow with the square of the number, so a file (hand-written or hostile) asking for
+/// more is refused rather than exhausting memory.
+pub const MAX_HOST_BRIDGES: usize = 4096;
+
 /// Something a loader left out of the machine, or could not represent as the file says it,
 /// with where it is in the file. Loading still succeeds; the CLI shows these.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]

@@ -58,7 +58,7 @@ use dmabuf_negotiate::Bandwidth;
 use super::cpuset::kernel_mask_to_list;
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
-use super::{LoadError, LoadWarning, read_text};
+use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, read_text};
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, Upstream,
@@ -356,6 +356,15 @@ pub fn parse_nccl_xml_with_warnings(
         f.listed = false;
         f.class = Some(ClassCode(class));
         by_bdf.insert(bdf, b.function(f));
+    }
+    if cpu_hb.len() + own_hb.len() > MAX_HOST_BRIDGES {
+        return Err(doc.error(
+            root.pos,
+            format!(
+                "at most {MAX_HOST_BRIDGES} host bridges (one per <cpu> and per NVLink target bus)"
+            ),
+            (cpu_hb.len() + own_hb.len()).to_string(),
+        ));
     }
     // Links.
     let cpu_of = |mut i: usize| -> Option<u32> {

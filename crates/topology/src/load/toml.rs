@@ -25,7 +25,7 @@ use ::toml::{Spanned, Value};
 use dmabuf_negotiate::{Bandwidth, Latency};
 use serde::Deserialize;
 
-use super::{LoadError, line_column, quote, read_text};
+use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, PrivateFabric, PrivateLink, Upstream,
@@ -251,6 +251,12 @@ impl Reader<'_> {
             if hbs.contains_key(&key) {
                 return Err(self.error(h.name.span(), "each host bridge once"));
             }
+            if hbs.len() >= MAX_HOST_BRIDGES {
+                return Err(self.error(
+                    h.name.span(),
+                    format!("at most {MAX_HOST_BRIDGES} host bridges"),
+                ));
+            }
             let mut hb = HostBridge::new(key.0, key.1);
             hb.numa_node = h.numa_node;
             hbs.insert(key, b.host_bridge(hb));
@@ -336,10 +342,23 @@ impl Reader<'_> {
                             }
                         }
                     }
-                    Parent::HostBridge(key) => Upstream::HostBridge(
-                        *hbs.entry(key)
-                            .or_insert_with(|| b.host_bridge(HostBridge::new(key.0, key.1))),
-                    ),
+                    Parent::HostBridge(key) => Upstream::HostBridge(match hbs.get(&key) {
+                        Some(&h) => h,
+                        None if hbs.len() >= MAX_HOST_BRIDGES => {
+                            return Err(self.error(
+                                file.function[top].bdf.span(),
+                                format!(
+                                    "at most {MAX_HOST_BRIDGES} host bridges (declared or \
+                                     implied by buses)"
+                                ),
+                            ));
+                        }
+                        None => {
+                            let h = b.host_bridge(HostBridge::new(key.0, key.1));
+                            hbs.insert(key, h);
+                            h
+                        }
+                    }),
                 };
                 let f = self.function(&file.function[top], bdfs[top], up)?;
                 ids[top] = Some(b.function(f));
