@@ -56,6 +56,16 @@ pub struct BarSlice {
     pub len: u64,
 }
 
+impl BarSlice {
+    /// A PCI function has six BARs.
+    pub const BAR_COUNT: u8 = 6;
+
+    /// Whether the slice names BAR 0 to 5, is not empty, and does not wrap around.
+    pub const fn is_well_formed(&self) -> bool {
+        self.bar < Self::BAR_COUNT && self.len != 0 && self.offset.checked_add(self.len).is_some()
+    }
+}
+
 impl fmt::Display for BarSlice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -15,8 +15,18 @@
 //! - [`Route`] and [`Quality`] describe and order routes; [`Mapping`] and the address newtypes in
 //!   [`address`] keep every address in its own space.
 //!
+//! The attachment lifecycle keeps every attachment correct while the buffer moves and gets
+//! revoked: a [`Buffer`] has a [`Placement`], an [`ExporterPolicy`] (where it may live, what it
+//! offers there, whether it may migrate or revoke) and [`Attachment`]s; its operations (attach,
+//! pin, map, unmap, move, revoke, device reset, revalidate after a link failure, detach) either
+//! succeed completely or fail with a [`LifecycleError`] and change nothing. Mappings are reached
+//! only through a [`MappingHandle`] checked against the buffer's generations, with addresses
+//! derived from the current placement ([`addressing`]). [`invariants`] checks the promises;
+//! `SharedBuffer` (feature `std`) shares a buffer between threads.
+//!
 //! The crate is `no_std` + `alloc`. Negotiation itself neither allocates nor panics: the caller
-//! provides the candidate table's storage (on the stack if it likes).
+//! provides the candidate table's storage (on the stack if it likes). The lifecycle allocates
+//! (its attachments, owned copies of offers), but only around negotiation, never in it.
 //!
 //! ```
 //! use dmabuf_negotiate::*;
@@ -54,14 +64,33 @@
 extern crate alloc;
 
 pub mod address;
+pub mod addressing;
+mod apertures;
+mod attachment;
+mod buffer;
 mod device;
+mod exporter_policy;
 mod fabric;
+mod generation;
+mod importer;
 pub mod interconnect;
+pub mod invariants;
+mod lifecycle_error;
 pub mod mapping;
+mod migration;
 mod negotiate;
 mod offer;
+mod placement;
+mod platform;
 mod rejection;
+mod renegotiation;
+mod revalidation;
+mod revocation;
 mod route;
+#[cfg(feature = "std")]
+mod shared;
+#[cfg(test)]
+mod testing;
 
 pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
 pub use device::{BarSlice, DeviceId, FabricId, VramId};
@@ -77,3 +106,21 @@ pub use negotiate::{
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
 pub use rejection::Rejection;
 pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
+
+pub use addressing::AddressError;
+pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
+pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
+pub use buffer::{Attached, Buffer, Mapped};
+pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
+pub use generation::{AccessError, BufferId, Generation, MappingHandle};
+pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
+pub use invariants::{Monitor, Violation};
+pub use lifecycle_error::{AttachRefusal, LifecycleError};
+pub use migration::{Blocked, Migration, NoMigration};
+pub use placement::Placement;
+pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
+pub use renegotiation::{Agreed, Change, Unreachable};
+pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
+pub use revocation::{Reset, Revocation, RevokeReason};
+#[cfg(feature = "std")]
+pub use shared::SharedBuffer;

@@ -1,24 +1,5 @@
-//! Routes and their quality.
-//!
-//! A [`Route`] says how an initiator reaches the memory (its [`RouteKind`]) and what is known
-//! about the path: bottleneck bandwidth, latency, hops. Its [`Quality`] is the total order the
-//! matcher ranks candidates by:
-//!
-//! 1. **Tier** ([`Tier`]), from best to worst: the same device (the memory is local to the
-//!    importer: another function of the same GPU, or the PF of the exporting VF), a private link
-//!    (NVLink, xGMI, ...), PCI peer-to-peer with bus addresses (traffic stays below a common
-//!    bridge), PCI peer-to-peer through the host bridge (the root complex forwards, an IOMMU may
-//!    translate), and last through system memory (the buffer lives in RAM).
-//!    The tier comes first because it decides what the traffic competes with and whether it
-//!    survives an ACS or IOMMU change: a lower tier never beats a higher one, however wide its
-//!    links.
-//! 2. **Bottleneck bandwidth**, higher is better. A known bandwidth beats an unknown one (an
-//!    unknown value is never assumed good).
-//! 3. **Latency**, lower is better; a known latency beats an unknown one.
-//! 4. **Hops**, fewer is better.
-//!
-//! Two routes equal on all four are a tie; the matcher then breaks it by exporter order, then
-//! importer order, so the answer is deterministic.
+//! Routes and their quality: how an initiator reaches memory, and the order the matcher ranks
+//! candidates by (see [`Quality`]).
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -206,8 +187,22 @@ impl fmt::Display for Route {
 
 /// The quality of a route: a total order where **greater is better**.
 ///
-/// Ordered by tier, then bottleneck bandwidth (higher wins, known beats unknown), then latency
-/// (lower wins, known beats unknown), then hops (fewer wins). See the [module](self) docs for why.
+/// 1. **Tier** ([`Tier`]), from best to worst: the same device (the memory is local to the
+///    importer: another function of the same GPU, or the PF of the exporting VF), a private link
+///    (NVLink, xGMI, ...), PCI peer-to-peer with bus addresses (traffic stays below a common
+///    bridge), PCI peer-to-peer through the host bridge (the root complex forwards, an IOMMU may
+///    translate), and last through system memory (the buffer lives in RAM).
+///    The tier comes first because it decides what the traffic competes with and whether it
+///    survives an ACS or IOMMU change: a lower tier never beats a higher one, however wide its
+///    links.
+/// 2. **Bottleneck bandwidth**, higher is better. A known bandwidth beats an unknown one (an
+///    unknown value is never assumed good).
+/// 3. **Latency**, lower is better; a known latency beats an unknown one.
+/// 4. **Hops**, fewer is better.
+///
+/// Two routes equal on all four are a tie; the matcher then breaks it by exporter order, then
+/// importer order, so the answer is deterministic. The kernel's P2P distance is not part of the
+/// quality: the hop count carries the same information for every kind of route.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Quality {
     /// Reach tier.

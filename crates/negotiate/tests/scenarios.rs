@@ -488,6 +488,14 @@ fn rules_beyond_the_route() {
         ),
         Verdict::Rejected(Rejection::MalformedOffer { .. })
     ));
+    assert!(matches!(
+        verdict(
+            ExporterOffer::phys_bar(bad_bar),
+            ImporterOffer::phys(Trust::Iommufd, None),
+            &fabric
+        ),
+        Verdict::Rejected(Rejection::MalformedOffer { .. })
+    ));
     // A hand-built entry whose arguments do not fit its type is malformed, not trusted.
     let confused = ExporterOffer::new(
         &PCI_BAR,

@@ -13,6 +13,7 @@
 //! - [`whitelist`]: the host-bridge whitelist as data, labelled with its kernel release.
 //! - [`quality`]: bottleneck bandwidth (after line encoding, as hwloc), hops, crossings, the
 //!   nvidia-smi class.
+//! - [`report`]: one pair's verdict, quality and reasons together ([`Machine::pair_report`]).
 //! - [`fabric`]: `impl dmabuf_negotiate::Fabric for Machine`.
 //! - [`load`]: the sysfs loader over a live root, a folder or an archive.
 //! - [`synth`]: generated machines for tests and benchmarks.
@@ -35,6 +36,7 @@ pub mod machine;
 pub mod p2pdma;
 pub mod pci;
 pub mod quality;
+pub mod report;
 pub mod synth;
 pub mod whitelist;
 
@@ -47,4 +49,5 @@ pub use p2pdma::{
 };
 pub use pci::{Acs, AcsRedirect, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 pub use quality::{NvClass, PathLink, PathQuality};
+pub use report::PairReport;
 pub use whitelist::{Whitelist, WhitelistEntry};

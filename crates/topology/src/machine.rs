@@ -8,7 +8,7 @@
 //! Functions and host bridges are addressed by dense indices, [`FunctionId`] and
 //! [`HostBridgeId`], in the order they were added. A function's index is stable for a given
 //! source (the sysfs loader adds functions in address order) and is the
-//! [`DeviceId`](dmabuf_negotiate::DeviceId) handed to the negotiation core.
+//! [`DeviceId`] handed to the negotiation core.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -663,7 +663,7 @@ impl Machine {
         self.host_bridges.get(id.index())
     }
 
-    /// The host bridge a function is under.
+    /// The host bridge a function is under (for a virtual function: its physical function's).
     pub fn host_bridge_of(&self, id: FunctionId) -> Option<HostBridgeId> {
         self.topo.hb.get(id.index()).map(|&h| HostBridgeId(h))
     }

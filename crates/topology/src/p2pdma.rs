@@ -21,7 +21,7 @@
 //! given too ([`P2pVerdict::if_acs_on`]).
 //!
 //! # Speed
-//! The kernel walks chains on every call. [`Topo`] precomputes per function its kernel parent,
+//! The kernel walks chains on every call. Building a machine precomputes per function its kernel parent,
 //! depth, host bridge and prefix counts of ACS-on and ACS-unknown functions up its chain, and per
 //! host-bridge pair the whitelist outcome; a verdict is then a lowest-common-ancestor search plus
 //! a few lookups, and [`Machine::p2p_matrix`] answers all pairs with one linear pass per provider.
@@ -207,8 +207,8 @@ impl Topo {
             Upstream::HostBridge(_) => NONE,
         };
         // Host bridge and sysfs children: parents have lower indices (the builder checks).
-        for i in 0..n {
-            match fns[i].upstream {
+        for (i, f) in fns.iter().enumerate() {
+            match f.upstream {
                 Upstream::HostBridge(h) => {
                     t.hb[i] = h.0;
                     t.roots[h.index()].push(FunctionId(i as u32));
@@ -218,19 +218,25 @@ impl Topo {
                     t.children[b.index()].push(FunctionId(i as u32));
                 }
             }
-            let eff = fns[i].physfn.map_or(i, |p| p.index());
+            let eff = f.physfn.map_or(i, |p| p.index());
             t.kp[i] = parent_of(eff);
-            match fns[i].acs.redirect_state() {
+            match f.acs.redirect_state() {
                 AcsRedirect::On => t.acs_on[i] = 1,
                 AcsRedirect::Unknown => t.acs_unk[i] = 1,
                 AcsRedirect::Off => {}
             }
         }
+        // A VF's host bridge is its PF's (the VF's bus hangs below the PF's host bridge).
+        for (i, f) in fns.iter().enumerate() {
+            if let Some(pf) = f.physfn {
+                t.hb[i] = t.hb[pf.index()];
+            }
+        }
         // Depth along kernel parents; a VF's kernel parent is its PF's parent, whose index is
         // lower than the PF's but not necessarily than the VF's, so resolve bridges first.
         for pass in 0..2 {
-            for i in 0..n {
-                let is_vf = fns[i].physfn.is_some();
+            for (i, f) in fns.iter().enumerate() {
+                let is_vf = f.physfn.is_some();
                 if (pass == 0) == is_vf {
                     continue;
                 }
@@ -436,6 +442,9 @@ pub struct P2pVerdict {
     pub host_bridge: Option<HostBridgeCheck>,
     /// When ACS was unknown somewhere on the path: the map type if it were on there.
     pub if_acs_on: Option<MapType>,
+    /// Whether the machine's source collapsed each PCIe switch into one node (NCCL files): the
+    /// distance then misses the switch's ports, and their ACS state is not in the model.
+    pub switches_collapsed: bool,
 }
 
 impl P2pVerdict {
@@ -555,11 +564,10 @@ impl P2pVerdict {
                 });
             }
         }
-        if m.switches_collapsed() {
+        if self.switches_collapsed {
             r.push(
-                "the source collapses each PCIe switch into its upstream port (NCCL): root ports, \
-                 downstream ports and the host bridge's own device are not in it, so the distance \
-                 is a lower bound, their ACS state is unknown, and the whitelist cannot be checked"
+                "the source collapsed each PCIe switch into one node: the switches' ports are \
+                 missing, so the distance is shorter than the kernel's and their ACS is unknown"
                     .to_owned(),
             );
         }
@@ -655,6 +663,7 @@ impl Machine {
             disable_acs_redir: None,
             host_bridge: None,
             if_acs_on: None,
+            switches_collapsed: self.switches_collapsed(),
         };
         let Some(c) = common else {
             // ACS does not matter without a common ancestor; the kernel's list is discarded.

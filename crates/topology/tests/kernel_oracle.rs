@@ -89,3 +89,92 @@ fn every_oracle_verdict_matches_the_kernel() {
     }
     eprintln!("{total} kernel verdicts in {snapshots} snapshots agree");
 }
+
+fn own(name: &str) -> pci_topology::Machine {
+    let p = common::own_oracle_dir().join(format!("{name}.tar.gz"));
+    pci_topology::load::load_sysfs(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn id(m: &pci_topology::Machine, s: &str) -> pci_topology::FunctionId {
+    m.find(s.parse().unwrap()).unwrap()
+}
+
+/// What this crate's own snapshots were made to show, beyond ok/refused.
+#[test]
+fn own_snapshots_explain_what_they_were_made_for() {
+    // ACS forced on the root port that is the common ancestor of two functions.
+    let m = own("acs-common-ancestor");
+    let v = m
+        .p2p_verdict(id(&m, "0000:01:00.0"), id(&m, "0000:01:00.1"))
+        .unwrap();
+    assert_eq!(v.common_ancestor, Some(id(&m, "0000:00:10.0")));
+    assert_eq!(v.acs_redirect, vec![id(&m, "0000:00:10.0")]);
+    assert_eq!(v.distance, 2);
+    assert_eq!(
+        v.disable_acs_redir.as_deref(),
+        Some("pci=disable_acs_redir=0000:00:10.0")
+    );
+    assert_eq!(v.map_type, MapType::NotSupported);
+    let m = own("acs-common-ancestor-zen");
+    let v = m
+        .p2p_verdict(id(&m, "0000:01:00.0"), id(&m, "0000:01:00.1"))
+        .unwrap();
+    assert_eq!(v.map_type, MapType::ThruHostBridge);
+    assert!(v.cpu_rule_applied());
+    // Provider side and client side, each through a port with ACS forced on.
+    let m = own("nested-ports-acs");
+    let v = m
+        .p2p_verdict(id(&m, "0000:04:00.0"), id(&m, "0000:08:00.0"))
+        .unwrap();
+    assert_eq!(
+        v.acs_redirect,
+        vec![id(&m, "0000:03:00.0")],
+        "provider side"
+    );
+    assert_eq!(v.common_ancestor, Some(id(&m, "0000:01:00.0")));
+    assert_eq!(v.distance, 5);
+    let v = m
+        .p2p_verdict(id(&m, "0000:07:00.0"), id(&m, "0000:06:00.0"))
+        .unwrap();
+    assert_eq!(v.acs_redirect, vec![id(&m, "0000:05:00.0")], "client side");
+    let v = m
+        .p2p_verdict(id(&m, "0000:07:00.0"), id(&m, "0000:08:00.0"))
+        .unwrap();
+    assert_eq!((v.map_type, v.distance), (MapType::BusAddr, 4));
+    // An IOMMU: the kernel turned ACS on at the root ports, and IOMMU groups exist.
+    let m = own("iommu");
+    assert!(m.iommu_groups_known());
+    let rp = m.function(id(&m, "0000:00:11.0")).unwrap();
+    assert_eq!(rp.acs.redirect(), Some(true));
+    assert!(
+        m.function(id(&m, "0000:05:00.1"))
+            .unwrap()
+            .iommu_group
+            .is_some()
+    );
+    let (p, c) = (id(&m, "0000:05:00.0"), id(&m, "0000:05:00.1"));
+    assert_eq!(
+        m.p2p_verdict(p, c).unwrap().acs_redirect,
+        vec![id(&m, "0000:00:11.0")]
+    );
+    let q = m.path_quality(p, c, true).unwrap();
+    assert_eq!(q.iommu_translates, Some(true));
+    // A second host bridge on NUMA node 1.
+    let m = own("pxb-numa");
+    assert_eq!(m.host_bridges().len(), 2);
+    let far = id(&m, "0000:81:00.0");
+    assert_eq!(m.numa_node(far), Some(1));
+    assert_ne!(
+        m.host_bridge_of(far),
+        m.host_bridge_of(id(&m, "0000:01:00.0"))
+    );
+    let v = m.p2p_verdict(id(&m, "0000:01:00.0"), far).unwrap();
+    let hb = v.host_bridge.unwrap();
+    assert!(!hb.same_host_bridge);
+    assert_eq!(hb.client.unwrap().device, Some(id(&m, "0000:80:00.0")));
+    let m = own("pxb-numa-zen");
+    let v = m
+        .p2p_verdict(id(&m, "0000:01:00.0"), id(&m, "0000:81:00.0"))
+        .unwrap();
+    assert_eq!((v.map_type, v.distance), (MapType::ThruHostBridge, 4));
+}

@@ -3,9 +3,6 @@
 use super::reach::device_reaches;
 use crate::{ExporterArgs, Fabric, ImporterArgs, Memory, Rejection, Route};
 
-/// A PCI function has six BARs.
-const BAR_COUNT: u8 = 6;
-
 pub(super) fn matches(
     fabric: &dyn Fabric,
     exporter: &ExporterArgs<'_>,
@@ -16,7 +13,7 @@ pub(super) fn matches(
             expected: "pci-bar exporter arguments: a BAR slice",
         });
     };
-    if slice.bar >= BAR_COUNT || slice.len == 0 || slice.offset.checked_add(slice.len).is_none() {
+    if !slice.is_well_formed() {
         return Err(Rejection::MalformedOffer {
             expected: "a non-empty slice of BAR 0 to 5",
         });

@@ -10,7 +10,12 @@ pub(super) fn matches(
 ) -> Result<Route, Rejection> {
     let memory = match exporter {
         ExporterArgs::Memory(memory) => *memory,
-        ExporterArgs::Bar(slice) => Memory::Device(slice.device),
+        ExporterArgs::Bar(slice) if slice.is_well_formed() => Memory::Device(slice.device),
+        ExporterArgs::Bar(_) => {
+            return Err(Rejection::MalformedOffer {
+                expected: "a non-empty slice of BAR 0 to 5",
+            });
+        }
         _ => {
             return Err(Rejection::MalformedOffer {
                 expected: "phys exporter arguments: the memory or a BAR slice",

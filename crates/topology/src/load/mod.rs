@@ -1,4 +1,4 @@
-//! Loaders: sources turned into a [`Machine`](crate::Machine) through the
+//! Loaders: sources turned into a [`crate::Machine`] through the
 //! [`MachineBuilder`](crate::MachineBuilder). Nothing past a loader knows which source a machine
 //! came from.
 //!

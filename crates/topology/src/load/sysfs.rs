@@ -4,7 +4,9 @@
 //! and `config`, the `physfn`, `driver` and `iommu_group` links, `p2pmem/`, and
 //! `proc/cpuinfo`. What real snapshots contain is handled:
 //!
-//! - **64-byte configs** (gathered without root): PCIe port type and ACS are unknown, not off.
+//! - **64-byte configs** (gathered without root): PCIe port type and ACS are unknown, not off
+//!   (unless the header says the function has no capability list at all: then it is
+//!   conventional PCI, which has neither).
 //!   A 256-byte config is the kernel's own configuration-space size (`cfg_size`): it has no
 //!   extended space, so the kernel sees no ACS capability (known absent). A 4096-byte config is
 //!   walked from `0x100` for the ACS capability (ID `0x000D`, control at capability + 6). Any
@@ -124,19 +126,16 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
         let (hb, chain) = parse_device_path(src, &link, &pf_dir)?;
         let Some(&pf) = chain.last() else { continue };
         raw.physfn = Some(pf);
-        if !raws.contains_key(&pf) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = raws.entry(pf) {
             let mut f = read_function(src, &pf_dir, pf)?;
             f.listed = false;
-            raws.insert(
-                pf,
-                Raw {
-                    dir: Some(pf_dir),
-                    chain: Some((hb, chain)),
-                    listed: false,
-                    f: Some(f),
-                    physfn: None,
-                },
-            );
+            slot.insert(Raw {
+                dir: Some(pf_dir),
+                chain: Some((hb, chain)),
+                listed: false,
+                f: Some(f),
+                physfn: None,
+            });
             add_path_bridges(&mut raws);
         }
     }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod hand;
+
 use std::path::PathBuf;
 
 /// The shared fixtures folder: `$DMABUF_IC_FIXTURES`, else `../../../shared/fixtures` from

@@ -193,10 +193,11 @@ fn a100_gpu_and_nic_meet_below_the_host_bridge() {
     assert_eq!(v.map_type, MapType::BusAddr);
     assert!(!v.acs_known);
     assert_eq!(v.if_acs_on, Some(MapType::NotSupported));
+    assert!(v.switches_collapsed);
     assert!(
         v.reasons(&m)
             .iter()
-            .any(|r| r.contains("collapses each PCIe switch")),
+            .any(|r| r.contains("collapsed each PCIe switch")),
         "{:?}",
         v.reasons(&m)
     );

@@ -1,0 +1,168 @@
+//! Why a lifecycle operation failed.
+//!
+//! Every operation of a [`Buffer`](crate::Buffer) either succeeds completely or fails with a
+//! [`LifecycleError`] and leaves the buffer exactly as it was. Nothing panics.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::{
+    AddressError, AttachmentId, MappingHandle, NoMigration, Placement, PolicyError, RevokeReason,
+    Unreachable,
+};
+
+/// Why a new importer could not be attached although it is allowed in principle.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AttachRefusal {
+    /// Why it cannot reach the buffer where it is.
+    pub here: Unreachable,
+    /// Why the exporter did not move the buffer somewhere it can reach.
+    pub migration: NoMigration,
+}
+
+impl fmt::Display for AttachRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}; and the buffer was not moved: {}",
+            self.here, self.migration
+        )
+    }
+}
+
+/// Why a lifecycle operation failed. The buffer is unchanged.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum LifecycleError {
+    /// The exporter policy cannot govern the buffer.
+    Policy(PolicyError),
+    /// An importer offer has driver-specific arguments, which the buffer cannot keep.
+    DriverArguments {
+        /// Its position in the importer's list.
+        index: usize,
+    },
+    /// The importer lists more offers than [`MAX_IMPORTER_OFFERS`](crate::MAX_IMPORTER_OFFERS).
+    TooManyOffers(usize),
+    /// The buffer was revoked: nothing can attach, pin or map any more.
+    Revoked(RevokeReason),
+    /// No such attachment (never attached, or detached).
+    UnknownAttachment(AttachmentId),
+    /// A static importer that cannot give its mappings back may not attach to an exporter that
+    /// may revoke.
+    ImporterNotRevocable,
+    /// The importer can reach neither the buffer where it is nor any placement the exporter
+    /// could move it to.
+    Unreachable(Box<AttachRefusal>),
+    /// The attachment already holds a valid mapping.
+    AlreadyMapped(MappingHandle),
+    /// The handle is not the mapping its attachment holds.
+    UnknownMapping(MappingHandle),
+    /// The attachment holds no explicit pin (a static importer's pin lasts until detach).
+    NotPinned(AttachmentId),
+    /// The attachment cannot reach the buffer any more (see
+    /// [`AgreementState::Lost`](crate::AgreementState::Lost)); it cannot pin.
+    Lost(AttachmentId),
+    /// The buffer is pinned by these attachments and cannot move.
+    Pinned {
+        /// The attachments holding pins.
+        by: Vec<AttachmentId>,
+    },
+    /// The exporter policy does not allow migration.
+    MigrationNotAllowed,
+    /// The placement is not in the exporter policy.
+    UnknownPlacement(Placement),
+    /// The buffer is already there.
+    AlreadyThere(Placement),
+    /// Moving would leave an active attachment unable to reach the buffer.
+    MoveBlocked {
+        /// The attachment.
+        attachment: AttachmentId,
+        /// Why it cannot reach the destination.
+        unreachable: Box<Unreachable>,
+    },
+    /// The attachment's agreement no longer fits and renegotiation found nothing (the machine
+    /// changed and [`Buffer::revalidate`](crate::Buffer::revalidate) was not told yet).
+    Renegotiation {
+        /// The attachment.
+        attachment: AttachmentId,
+        /// Why nothing reaches the placement.
+        unreachable: Box<Unreachable>,
+    },
+    /// The mapping's addresses could not be derived.
+    Address(AddressError),
+    /// The exporter policy does not allow revocation.
+    ExporterNotRevocable,
+    /// The buffer is already revoked.
+    AlreadyRevoked,
+    /// A counter (attachment ids, generations, mapping serials) is exhausted.
+    Exhausted(&'static str),
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifecycleError::Policy(e) => write!(f, "invalid exporter policy: {e}"),
+            LifecycleError::DriverArguments { index } => write!(
+                f,
+                "importer offer {index} has driver-specific arguments, which an attachment \
+                 cannot keep"
+            ),
+            LifecycleError::TooManyOffers(n) => write!(f, "the importer lists {n} offers"),
+            LifecycleError::Revoked(why) => write!(f, "the buffer was revoked ({why})"),
+            LifecycleError::UnknownAttachment(id) => write!(f, "{id} is not attached"),
+            LifecycleError::ImporterNotRevocable => f.write_str(
+                "the exporter may revoke, and a static importer that cannot give its mappings \
+                 back may not attach",
+            ),
+            LifecycleError::Unreachable(refusal) => write!(f, "refused: {refusal}"),
+            LifecycleError::AlreadyMapped(handle) => write!(f, "already mapped: {handle}"),
+            LifecycleError::UnknownMapping(handle) => {
+                write!(f, "{handle} is not the mapping its attachment holds")
+            }
+            LifecycleError::NotPinned(id) => write!(f, "{id} holds no explicit pin"),
+            LifecycleError::Lost(id) => write!(f, "{id} cannot reach the buffer any more"),
+            LifecycleError::Pinned { by } => {
+                f.write_str("the buffer is pinned by")?;
+                for id in by {
+                    write!(f, " {id}")?;
+                }
+                f.write_str(" and cannot move")
+            }
+            LifecycleError::MigrationNotAllowed => {
+                f.write_str("the exporter policy does not allow migration")
+            }
+            LifecycleError::UnknownPlacement(p) => {
+                write!(f, "{p} is not a placement of the exporter policy")
+            }
+            LifecycleError::AlreadyThere(p) => write!(f, "the buffer is already in {p}"),
+            LifecycleError::MoveBlocked {
+                attachment,
+                unreachable,
+            } => write!(f, "moving would cut off {attachment}: {unreachable}"),
+            LifecycleError::Renegotiation {
+                attachment,
+                unreachable,
+            } => write!(f, "renegotiation for {attachment} failed: {unreachable}"),
+            LifecycleError::Address(e) => write!(f, "cannot derive addresses: {e}"),
+            LifecycleError::ExporterNotRevocable => {
+                f.write_str("the exporter policy does not allow revocation")
+            }
+            LifecycleError::AlreadyRevoked => f.write_str("the buffer is already revoked"),
+            LifecycleError::Exhausted(what) => write!(f, "{what} exhausted"),
+        }
+    }
+}
+
+impl core::error::Error for LifecycleError {}
+
+impl From<PolicyError> for LifecycleError {
+    fn from(e: PolicyError) -> Self {
+        LifecycleError::Policy(e)
+    }
+}
+
+impl From<AddressError> for LifecycleError {
+    fn from(e: AddressError) -> Self {
+        LifecycleError::Address(e)
+    }
+}

@@ -1,0 +1,236 @@
+//! Moving a buffer between the exporter's placements.
+//!
+//! The exporter moves a buffer on its own initiative ([`Buffer::move_to`], e.g. evicting VRAM to
+//! system memory), to let a less capable importer attach ([`Buffer::attach`]), or to rescue
+//! importers that a machine change cut off ([`Buffer::revalidate`]). Every move:
+//!
+//! - is refused while anything pins the buffer, or when the policy forbids migration;
+//! - goes only where every active importer can reach (checked by negotiating each one for the
+//!   destination), so nobody is cut off by it;
+//! - starts a new generation in which every earlier mapping is stale (the kernel's
+//!   `dma_buf_invalidate_mappings`, under the reservation lock), and leaves every agreement
+//!   [`Outdated`](crate::AgreementState::Outdated), to be renegotiated at the next map.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::renegotiation::negotiate_at;
+use crate::{
+    Agreed, AgreementState, AttachmentId, Buffer, Generation, Importer, LifecycleError, Placement,
+    Platform, Validity,
+};
+
+/// A move the exporter made.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Migration {
+    /// Where the buffer was.
+    pub from: Placement,
+    /// Where it is now.
+    pub to: Placement,
+    /// The generation the move started: every mapping issued before it is stale.
+    pub generation: Generation,
+    /// The attachments whose valid mapping became stale.
+    pub invalidated: Vec<AttachmentId>,
+    /// The attachments that renegotiate at their next map.
+    pub renegotiate: Vec<AttachmentId>,
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "moved from {} to {} ({}); {} mapping(s) invalidated",
+            self.from,
+            self.to,
+            self.generation,
+            self.invalidated.len()
+        )
+    }
+}
+
+/// A placement ruled out for a move, and who could not reach it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Blocked {
+    /// The placement.
+    pub placement: Placement,
+    /// The first attachment that cannot reach it, or `None` for the importer asking to attach.
+    pub by: Option<AttachmentId>,
+}
+
+/// Why the exporter did not move the buffer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum NoMigration {
+    /// The exporter policy does not allow migration.
+    NotAllowed,
+    /// These attachments pin the buffer.
+    Pinned(Vec<AttachmentId>),
+    /// No other placement is reachable by everyone; for each, who could not reach it.
+    NoPlacement(Vec<Blocked>),
+}
+
+impl fmt::Display for NoMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoMigration::NotAllowed => f.write_str("the exporter policy does not allow migration"),
+            NoMigration::Pinned(by) => {
+                f.write_str("it is pinned by")?;
+                for id in by {
+                    write!(f, " {id}")?;
+                }
+                Ok(())
+            }
+            NoMigration::NoPlacement(blocked) if blocked.is_empty() => {
+                f.write_str("the exporter has no other placement")
+            }
+            NoMigration::NoPlacement(blocked) => {
+                f.write_str("no other placement is reachable by every importer")?;
+                let mut sep = " (";
+                for b in blocked {
+                    match b.by {
+                        Some(id) => write!(f, "{sep}{} not by {id}", b.placement)?,
+                        None => write!(f, "{sep}{} not by the new importer", b.placement)?,
+                    }
+                    sep = "; ";
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// Where to move, and the newcomer's agreement there.
+pub(crate) struct MigrationPlan {
+    pub(crate) index: usize,
+    pub(crate) newcomer: Option<Agreed>,
+}
+
+impl Buffer {
+    /// The most preferred other placement that `newcomer` (if any) and every active attachment
+    /// reach, or why there is none. Changes nothing.
+    pub(crate) fn plan_migration(
+        &self,
+        platform: &Platform<'_>,
+        newcomer: Option<&Importer>,
+    ) -> Result<MigrationPlan, NoMigration> {
+        if !self.policy.may_migrate() {
+            return Err(NoMigration::NotAllowed);
+        }
+        let pinned = self.pinned_by();
+        if !pinned.is_empty() {
+            return Err(NoMigration::Pinned(pinned));
+        }
+        let mut blocked = Vec::new();
+        'placements: for (index, option) in self.policy.placements().iter().enumerate() {
+            if index == self.current {
+                continue;
+            }
+            let placement = *option.placement();
+            let newcomer = match newcomer {
+                Some(importer) => match negotiate_at(platform, &self.policy, option, importer) {
+                    Ok(agreed) => Some(agreed),
+                    Err(_) => {
+                        blocked.push(Blocked {
+                            placement,
+                            by: None,
+                        });
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            for attachment in self.attachments.iter().filter(|a| a.is_active()) {
+                if negotiate_at(platform, &self.policy, option, &attachment.importer).is_err() {
+                    blocked.push(Blocked {
+                        placement,
+                        by: Some(attachment.id),
+                    });
+                    continue 'placements;
+                }
+            }
+            return Ok(MigrationPlan { index, newcomer });
+        }
+        Err(NoMigration::NoPlacement(blocked))
+    }
+
+    /// Moves to placement `index` in `generation`. Cannot fail: everything was checked.
+    pub(crate) fn commit_migration(&mut self, index: usize, generation: Generation) -> Migration {
+        let from = *self.placement();
+        let invalidated = self.holding_valid();
+        self.current = index;
+        self.generation = generation;
+        let mut renegotiate = Vec::new();
+        for attachment in &mut self.attachments {
+            attachment.valid_from = generation;
+            if let AgreementState::Current(previous) = attachment.state {
+                attachment.state = AgreementState::Outdated { previous };
+            }
+            if matches!(attachment.state, AgreementState::Outdated { .. }) {
+                renegotiate.push(attachment.id);
+            }
+        }
+        Migration {
+            from,
+            to: *self.placement(),
+            generation,
+            invalidated,
+            renegotiate,
+        }
+    }
+
+    /// The attachments that hold a valid mapping.
+    pub(crate) fn holding_valid(&self) -> Vec<AttachmentId> {
+        self.attachments
+            .iter()
+            .filter(|a| {
+                a.held
+                    .as_ref()
+                    .is_some_and(|h| self.validity(a, h) == Validity::Valid)
+            })
+            .map(|a| a.id)
+            .collect()
+    }
+
+    /// Moves the buffer to `placement` (exporter-initiated migration, under the reservation
+    /// lock), invalidating every importer's mappings; each renegotiates at its next map.
+    ///
+    /// Fails, changing nothing, if the buffer was revoked, `placement` is not in the policy or
+    /// is where the buffer already is, the policy forbids migration, anything pins the buffer
+    /// ([`LifecycleError::Pinned`]), or an active importer could not reach `placement`
+    /// ([`LifecycleError::MoveBlocked`]).
+    pub fn move_to(
+        &mut self,
+        platform: &Platform<'_>,
+        placement: &Placement,
+    ) -> Result<Migration, LifecycleError> {
+        if let Some(reason) = self.revoked {
+            return Err(LifecycleError::Revoked(reason));
+        }
+        let index = self
+            .policy
+            .position(placement)
+            .ok_or(LifecycleError::UnknownPlacement(*placement))?;
+        if index == self.current {
+            return Err(LifecycleError::AlreadyThere(*placement));
+        }
+        if !self.policy.may_migrate() {
+            return Err(LifecycleError::MigrationNotAllowed);
+        }
+        let by = self.pinned_by();
+        if !by.is_empty() {
+            return Err(LifecycleError::Pinned { by });
+        }
+        let option = &self.policy.placements()[index];
+        for attachment in self.attachments.iter().filter(|a| a.is_active()) {
+            if let Err(unreachable) =
+                negotiate_at(platform, &self.policy, option, &attachment.importer)
+            {
+                return Err(LifecycleError::MoveBlocked {
+                    attachment: attachment.id,
+                    unreachable: alloc::boxed::Box::new(unreachable),
+                });
+            }
+        }
+        let generation = self.next_generation()?;
+        Ok(self.commit_migration(index, generation))
+    }
+}

@@ -1,0 +1,225 @@
+//! Negotiating one attachment for one placement, and telling what changed.
+//!
+//! The lifecycle negotiates through the ordinary [`Negotiator`]: the exporter's list is derived
+//! from the placement ([`PlacementOption::exporter_offers`]), the importer's list is what it gave
+//! at attach. The result is kept as an [`Agreed`]: the chosen pair, its route, and the placement
+//! it was negotiated for. After a move the agreement no longer fits, and the next map negotiates
+//! again; the [`Change`] it reports says what changed (old → new interconnect and route). When
+//! nothing fits, [`Unreachable`] keeps the full candidate table so the reason can be shown.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::interconnect::Interconnect;
+use crate::{
+    Candidate, ExporterPolicy, Importer, NegotiationError, Negotiator, Offering, Placement,
+    PlacementOption, Platform, Rejection, Route, StoredOffer, Verdict,
+};
+
+/// The interconnect an attachment agreed on, for one placement.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Agreed {
+    placement: Placement,
+    offering: Offering,
+    interconnect: &'static Interconnect,
+    importer_offer: StoredOffer,
+    exporter_index: u16,
+    importer_index: u16,
+    route: Route,
+}
+
+impl Agreed {
+    /// The placement it was negotiated for.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// The exporter's offering that was chosen.
+    pub fn offering(&self) -> Offering {
+        self.offering
+    }
+
+    /// The interconnect type.
+    pub fn interconnect(&self) -> &'static Interconnect {
+        self.interconnect
+    }
+
+    /// The importer's entry that was chosen.
+    pub fn importer_offer(&self) -> &StoredOffer {
+        &self.importer_offer
+    }
+
+    /// Position of the chosen entry in the exporter's list for the placement.
+    pub fn exporter_index(&self) -> u16 {
+        self.exporter_index
+    }
+
+    /// Position of the chosen entry in the importer's list.
+    pub fn importer_index(&self) -> u16 {
+        self.importer_index
+    }
+
+    /// The route the traffic takes.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// Runs the chosen pair's match operation again on the machine as it is now: the route it
+    /// would take, or why it no longer matches. Pure; allocates nothing.
+    pub fn recheck(&self, platform: &Platform<'_>) -> Result<Route, Rejection> {
+        let Some(exporter) = self.offering.offer(&self.placement) else {
+            return Err(Rejection::MalformedOffer {
+                expected: "an offering that fits its placement",
+            });
+        };
+        let importer = self.importer_offer.offer();
+        self.interconnect
+            .matches(platform.fabric(), exporter.args(), importer.args())
+    }
+
+    /// Whether the chosen pair still matches, by the same route.
+    pub fn still_holds(&self, platform: &Platform<'_>) -> bool {
+        self.recheck(platform) == Ok(self.route)
+    }
+}
+
+impl fmt::Display for Agreed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} over {}", self.interconnect, self.route)
+    }
+}
+
+#[cfg(test)]
+impl Agreed {
+    /// The same agreement with another importer entry: for tests that tamper with state.
+    pub(crate) fn forge_importer(agreed: &Agreed, importer_offer: StoredOffer) -> Agreed {
+        Agreed {
+            importer_offer,
+            ..*agreed
+        }
+    }
+}
+
+/// No interconnect reaches a placement: the full candidate table says why for each pair.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Unreachable {
+    placement: Placement,
+    candidates: Vec<Candidate>,
+}
+
+impl Unreachable {
+    /// The placement that could not be reached.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// Every candidate pair with its rejection (exporter order, then importer order).
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// The rejections of pairs of the same interconnect type: the reasons worth reading.
+    pub fn reasons(&self) -> impl Iterator<Item = (&'static Interconnect, &Rejection)> + '_ {
+        self.candidates.iter().filter_map(|c| match &c.verdict {
+            Verdict::Rejected(Rejection::DifferentInterconnects { .. }) => None,
+            Verdict::Rejected(r) => Some((c.interconnect, r)),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no common interconnect reaches {}", self.placement)?;
+        let mut reasons = self.reasons().peekable();
+        if reasons.peek().is_none() {
+            return f.write_str(" (no offer of the same interconnect type on both sides)");
+        }
+        let mut sep = ": ";
+        for (interconnect, why) in reasons {
+            write!(f, "{sep}{interconnect}: {why}")?;
+            sep = "; ";
+        }
+        Ok(())
+    }
+}
+
+/// What a renegotiation changed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Change {
+    /// The agreement before (for an earlier placement, or over a route that is gone).
+    pub from: Agreed,
+    /// The agreement now.
+    pub to: Agreed,
+}
+
+impl Change {
+    /// Whether the interconnect type changed.
+    pub fn interconnect_changed(&self) -> bool {
+        !self.from.interconnect.is(self.to.interconnect)
+    }
+
+    /// Whether the route changed.
+    pub fn route_changed(&self) -> bool {
+        self.from.route != self.to.route
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} → {}", self.from, self.to)
+    }
+}
+
+/// Negotiates `importer` against what the exporter offers at `option`.
+pub(crate) fn negotiate_at(
+    platform: &Platform<'_>,
+    policy: &ExporterPolicy,
+    option: &PlacementOption,
+    importer: &Importer,
+) -> Result<Agreed, Unreachable> {
+    let placement = *option.placement();
+    // Offerings are validated to fit their placement, so the two lists line up; keep them
+    // paired anyway rather than trust it.
+    let mut offerings = Vec::with_capacity(option.offerings().len());
+    let mut exporter = Vec::with_capacity(option.offerings().len());
+    for &o in option.offerings() {
+        if let Some(offer) = o.offer(&placement) {
+            offerings.push(o);
+            exporter.push(offer);
+        }
+    }
+    let importer_offers = importer.negotiation_offers();
+    let mut table = vec![Candidate::VACANT; exporter.len().saturating_mul(importer_offers.len())];
+    let unreachable = |candidates: &[Candidate]| Unreachable {
+        placement,
+        candidates: candidates.to_vec(),
+    };
+    let agreement = match Negotiator::new(platform.fabric())
+        .with_policy(policy.negotiation_policy())
+        .negotiate(&exporter, &importer_offers, &mut table)
+    {
+        Ok(agreement) => agreement,
+        Err(NegotiationError::NoCommonInterconnect { table }) => return Err(unreachable(table)),
+        // The table is sized for the lists, the lists are bounded, and the exporter follows the
+        // policy: these cannot happen, and if they did, nothing would be reachable.
+        Err(_) => return Err(unreachable(&[])),
+    };
+    let chosen = agreement.chosen();
+    let (Some(&offering), Some(&importer_offer)) = (
+        offerings.get(usize::from(chosen.exporter_index)),
+        importer.offers().get(usize::from(chosen.importer_index)),
+    ) else {
+        return Err(unreachable(agreement.candidates()));
+    };
+    Ok(Agreed {
+        placement,
+        offering,
+        interconnect: chosen.interconnect,
+        importer_offer,
+        exporter_index: chosen.exporter_index,
+        importer_index: chosen.importer_index,
+        route: agreement.route(),
+    })
+}
