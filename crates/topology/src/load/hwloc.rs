@@ -96,6 +96,7 @@ pub fn parse_hwloc_xml_with_warnings(
         gp: HashMap::new(),
         cpu: None,
         warnings: Vec::new(),
+        cpulists: HashMap::new(),
     };
     l.walk(&root)?;
     if l.host_bridges.len() > MAX_HOST_BRIDGES {
@@ -142,15 +143,16 @@ enum Member {
 }
 
 /// Where the objects being walked sit.
-#[derive(Clone, Debug, Default)]
-struct Ctx {
+#[derive(Clone, Copy, Debug, Default)]
+struct Ctx<'e> {
     /// The enclosing host bridge or PCI object.
     up: Option<Upstream>,
     /// The nearest enclosing PCI function (for OS devices).
     function: Option<FunctionId>,
-    /// cpulist and NUMA node of the nearest CPU-side object.
-    cpus: Option<String>,
-    numa: Option<u32>,
+    /// `cpuset` and `nodeset` of the nearest CPU-side object, as written (decoded only where
+    /// used: most objects are caches and cores).
+    cpuset: Option<&'e str>,
+    nodeset: Option<&'e str>,
 }
 
 struct Loader<'a> {
@@ -161,11 +163,13 @@ struct Loader<'a> {
     gp: HashMap<u64, Member>,
     cpu: Option<CpuInfo>,
     warnings: Vec<LoadWarning>,
+    /// Decoded cpusets.
+    cpulists: HashMap<&'a str, Option<String>>,
 }
 
-impl Loader<'_> {
-    fn walk(&mut self, root: &Element) -> Result<(), LoadError> {
-        let mut stack: Vec<(&Element, Ctx)> = root
+impl<'a> Loader<'a> {
+    fn walk(&mut self, root: &'a Element<'a>) -> Result<(), LoadError> {
+        let mut stack: Vec<(&'a Element<'a>, Ctx<'a>)> = root
             .children
             .iter()
             .rev()
@@ -177,14 +181,14 @@ impl Loader<'_> {
                 continue;
             };
             for c in e.children.iter().rev().filter(|c| c.name == "object") {
-                stack.push((c, inner.clone()));
+                stack.push((c, inner));
             }
         }
         Ok(())
     }
 
     /// Handles one object; returns the context of its children, or `None` to skip them.
-    fn object(&mut self, e: &Element, ctx: &Ctx) -> Result<Option<Ctx>, LoadError> {
+    fn object(&mut self, e: &'a Element<'a>, ctx: &Ctx<'a>) -> Result<Option<Ctx<'a>>, LoadError> {
         let doc = self.doc;
         let ty = doc.required(e, "type", "the object type")?;
         let gp = match e.attr("gp_index") {
@@ -195,11 +199,11 @@ impl Loader<'_> {
             ),
             None => None,
         };
-        let mut inner = ctx.clone();
-        let member = match ty.value.as_str() {
+        let mut inner = *ctx;
+        let member = match ty.value.as_ref() {
             "Bridge" => {
                 let bt = doc.required(e, "bridge_type", "0-1 or 1-1")?;
-                match bt.value.as_str() {
+                match bt.value.as_ref() {
                     "0-1" => {
                         let range = doc.required(e, "bridge_pci", "dddd:[bb-bb]")?;
                         let (domain, root, _) = bus_range(&doc, range)?;
@@ -211,7 +215,7 @@ impl Loader<'_> {
                             ));
                         }
                         let mut hb = HostBridge::new(domain, root);
-                        hb.numa_node = ctx.numa;
+                        hb.numa_node = ctx.nodeset.and_then(hwloc_bitmap_single);
                         let id = self.b.host_bridge(hb);
                         self.host_bridges.insert((domain, root), id);
                         inner.up = Some(Upstream::HostBridge(id));
@@ -244,7 +248,7 @@ impl Loader<'_> {
                 match ctx.function {
                     Some(f) => {
                         if let Some(func) = self.b.function_mut(f) {
-                            func.os_devices.push(name.value.clone());
+                            func.os_devices.push(name.value.clone().into_owned());
                         }
                         Member::Function(f)
                     }
@@ -253,23 +257,23 @@ impl Loader<'_> {
             }
             other => {
                 if let Some(c) = e.value("cpuset") {
-                    inner.cpus = hwloc_bitmap_to_list(c);
+                    inner.cpuset = Some(c);
                 }
                 if let Some(n) = e.value("nodeset") {
-                    inner.numa = hwloc_bitmap_single(n);
+                    inner.nodeset = Some(n);
                 }
                 if self.cpu.is_none() {
                     self.cpu = cpu_info(&doc, e)?;
                 }
                 match other {
-                    "Package" => Member::Cpu(inner.numa),
+                    "Package" => Member::Cpu(inner.nodeset.and_then(hwloc_bitmap_single)),
                     "NUMANode" => Member::Cpu(match e.attr("os_index") {
                         Some(a) => Some(
                             a.value
                                 .parse::<u32>()
                                 .map_err(|_| doc.bad_value(a, "a decimal NUMA node number"))?,
                         ),
-                        None => inner.numa,
+                        None => inner.nodeset.and_then(hwloc_bitmap_single),
                     }),
                     "Machine" => Member::Cpu(None),
                     _ => Member::Other,
@@ -286,8 +290,8 @@ impl Loader<'_> {
     /// when an earlier object already has its address.
     fn function(
         &mut self,
-        e: &Element,
-        ctx: &Ctx,
+        e: &Element<'a>,
+        ctx: &Ctx<'a>,
         bridge: bool,
     ) -> Result<Option<FunctionId>, LoadError> {
         let doc = self.doc;
@@ -314,7 +318,7 @@ impl Loader<'_> {
                     Some(&id) => id,
                     None => {
                         let mut hb = HostBridge::new(bdf.domain, bdf.bus);
-                        hb.numa_node = ctx.numa;
+                        hb.numa_node = ctx.nodeset.and_then(hwloc_bitmap_single);
                         let id = self.b.host_bridge(hb);
                         self.host_bridges.insert(key, id);
                         id
@@ -363,12 +367,19 @@ impl Loader<'_> {
             }
         }
         f.fabric_switch = e.value("subtype") == Some("NVSwitch");
-        f.local_cpulist = ctx.cpus.clone();
+        f.local_cpulist = match ctx.cpuset {
+            Some(c) => self
+                .cpulists
+                .entry(c)
+                .or_insert_with(|| hwloc_bitmap_to_list(c))
+                .clone(),
+            None => None,
+        };
         Ok(Some(self.b.function(f)))
     }
 
     /// The links of one distance matrix.
-    fn matrix(&self, d: &Element) -> Result<Vec<RawLink>, LoadError> {
+    fn matrix(&self, d: &Element<'_>) -> Result<Vec<RawLink>, LoadError> {
         let doc = self.doc;
         let nb = doc.required(d, "nbobjs", "the number of objects")?;
         let n: usize = nb
@@ -451,8 +462,8 @@ impl Loader<'_> {
     /// One matrix member: `Type:gp_index` (heterogeneous), or an index of the matrix's `type`.
     fn member(
         &self,
-        d: &Element,
-        ix: &Element,
+        d: &Element<'_>,
+        ix: &Element<'_>,
         tok: &str,
         hetero: bool,
     ) -> Result<Member, LoadError> {
@@ -480,7 +491,7 @@ impl Loader<'_> {
 }
 
 /// CPU information from an object's `<info>` children, if it has `CPUVendor` or `CPUModel`.
-fn cpu_info(doc: &Doc<'_>, e: &Element) -> Result<Option<CpuInfo>, LoadError> {
+fn cpu_info(doc: &Doc<'_>, e: &Element<'_>) -> Result<Option<CpuInfo>, LoadError> {
     let info = |n: &str| {
         e.children_named("info")
             .find(|i| i.value("name") == Some(n))
@@ -505,12 +516,12 @@ fn cpu_info(doc: &Doc<'_>, e: &Element) -> Result<Option<CpuInfo>, LoadError> {
             .map_or(CpuVendor::Unknown, |v| CpuVendor::from_vendor_id(&v.value)),
         family: num("CPUFamilyNumber")?,
         model: num("CPUModelNumber")?,
-        model_name: info("CPUModel").map(|a: &Attr| a.value.clone()),
+        model_name: info("CPUModel").map(|a: &Attr<'_>| a.value.clone().into_owned()),
     }))
 }
 
 /// `dddd:[bb-ss]` → (domain, first bus, last bus).
-fn bus_range(doc: &Doc<'_>, a: &Attr) -> Result<(u32, u8, u8), LoadError> {
+fn bus_range(doc: &Doc<'_>, a: &Attr<'_>) -> Result<(u32, u8, u8), LoadError> {
     let parse = |s: &str| -> Option<(u32, u8, u8)> {
         let (d, rest) = s.trim().split_once(':')?;
         let rest = rest.strip_prefix('[')?.strip_suffix(']')?;

@@ -103,7 +103,7 @@ struct RawFn<'e> {
     f: Function,
     /// Index of the enclosing `pci` in the list, or of the `cpu` (host-bridge group).
     parent: Result<usize, usize>,
-    elem: &'e Element,
+    elem: &'e Element<'e>,
 }
 
 /// One `cpu` element.
@@ -198,7 +198,7 @@ pub fn parse_nccl_xml_with_warnings(
         target: Target,
         count: u16,
         bandwidth: Option<Bandwidth>,
-        at: &'e Attr,
+        at: &'e Attr<'e>,
     }
     enum Target {
         Function(Bdf, u32),

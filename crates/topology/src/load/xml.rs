@@ -6,6 +6,8 @@
 //! [`MAX_DEPTH`] levels, and the whole input is checked: mismatched or missing end tags,
 //! truncated markup, bad escapes and text outside the root element are errors.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
@@ -14,41 +16,43 @@ use super::{LoadError, LoadWarning, quote};
 /// Deepest nesting accepted (hwloc's deepest real trees are about 20 levels).
 pub(crate) const MAX_DEPTH: usize = 512;
 
-/// One attribute, with the byte offset of its value in the input.
+/// One attribute, with the byte offset of its value in the input. Names and values borrow the
+/// input, unless a value had to be unescaped.
 #[derive(Clone, Debug)]
-pub(crate) struct Attr {
-    pub name: String,
-    pub value: String,
+pub(crate) struct Attr<'a> {
+    pub name: &'a str,
+    pub value: Cow<'a, str>,
     pub pos: usize,
 }
 
 /// One element, with the byte offset of its `<`.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Element {
-    pub name: String,
+pub(crate) struct Element<'a> {
+    pub name: &'a str,
     pub pos: usize,
-    pub attrs: Vec<Attr>,
-    pub children: Vec<Element>,
-    /// Concatenated character data directly inside the element.
+    pub attrs: Vec<Attr<'a>>,
+    pub children: Vec<Element<'a>>,
+    /// Character data directly inside the element; whitespace alone (the indentation between
+    /// child elements) is not kept.
     pub text: String,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The attribute named `name`, if present.
-    pub fn attr(&self, name: &str) -> Option<&Attr> {
+    pub fn attr(&self, name: &str) -> Option<&Attr<'a>> {
         self.attrs.iter().find(|a| a.name == name)
     }
 
     /// The value of the attribute named `name`, if present.
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.attr(name).map(|a| a.value.as_str())
+        self.attr(name).map(|a| a.value.as_ref())
     }
 
     /// Child elements named `name`.
     pub fn children_named<'s>(
         &'s self,
         name: &'s str,
-    ) -> impl DoubleEndedIterator<Item = &'s Element> + 's {
+    ) -> impl DoubleEndedIterator<Item = &'s Element<'a>> + 's {
         self.children.iter().filter(move |c| c.name == name)
     }
 }
@@ -92,7 +96,7 @@ impl Doc<'_> {
     }
 
     /// An error about an attribute's value.
-    pub fn bad_value(&self, a: &Attr, expected: impl Into<String>) -> LoadError {
+    pub fn bad_value(&self, a: &Attr<'_>, expected: impl Into<String>) -> LoadError {
         self.error(
             a.pos,
             format!("{} = {}", a.name, expected.into()),
@@ -101,7 +105,7 @@ impl Doc<'_> {
     }
 
     /// A required attribute that is missing from `e`.
-    pub fn missing(&self, e: &Element, name: &str, expected: &str) -> LoadError {
+    pub fn missing(&self, e: &Element<'_>, name: &str, expected: &str) -> LoadError {
         self.error(
             e.pos,
             format!("attribute {name} ({expected}) on <{}>", e.name),
@@ -110,12 +114,12 @@ impl Doc<'_> {
     }
 
     /// A required attribute of `e`.
-    pub fn required<'e>(
+    pub fn required<'e, 'x>(
         &self,
-        e: &'e Element,
+        e: &'e Element<'x>,
         name: &str,
         expected: &str,
-    ) -> Result<&'e Attr, LoadError> {
+    ) -> Result<&'e Attr<'x>, LoadError> {
         e.attr(name).ok_or_else(|| self.missing(e, name, expected))
     }
 }
@@ -131,27 +135,43 @@ fn describe(e: &quick_xml::Error) -> String {
     e.to_string()
 }
 
-fn element(doc: &Doc<'_>, e: &BytesStart<'_>, fallback: usize) -> Result<Element, LoadError> {
+/// The input's text for `bytes`, a slice of it.
+fn text_of<'a>(doc: &Doc<'a>, bytes: &[u8]) -> Option<&'a str> {
+    let at = offset_in(doc.text, bytes)?;
+    doc.text.get(at..at + bytes.len())
+}
+
+fn element<'a>(doc: &Doc<'a>, e: &BytesStart<'a>, fallback: usize) -> Result<Element<'a>, LoadError> {
     // `e` borrows the input: the name starts right after `<`.
     let pos = offset_in(doc.text, e.as_ref()).map_or(fallback, |p| p.saturating_sub(1));
-    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-    let mut attrs = Vec::new();
-    for a in e.attributes() {
+    let name = text_of(doc, e.name().as_ref())
+        .ok_or_else(|| doc.error(pos, "an element name", "bytes outside the input"))?;
+    let mut attrs: Vec<Attr<'a>> = Vec::new();
+    for a in e.attributes().with_checks(false) {
         let a = a.map_err(|err| {
-            let at = offset_in(doc.text, e.as_ref()).unwrap_or(pos);
             doc.error(
-                at,
+                pos,
                 format!("attributes written name=\"value\" in <{name}>"),
                 describe(&quick_xml::Error::InvalidAttr(err)),
             )
         })?;
         let apos = offset_in(doc.text, a.value.as_ref()).unwrap_or(pos);
-        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let value = a
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|err| doc.error(apos, format!("a valid value for {key}"), describe(&err)))?
-            .into_owned();
-        if attrs.iter().any(|x: &Attr| x.name == key) {
+        let key = text_of(doc, a.key.as_ref())
+            .ok_or_else(|| doc.error(apos, "an attribute name", "bytes outside the input"))?;
+        let value = match text_of(doc, a.value.as_ref()) {
+            // Only `&` (references) and line breaks change a value when normalised.
+            Some(v) if !v.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\r' | b'\n')) => {
+                Cow::Borrowed(v)
+            }
+            _ => Cow::Owned(
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|err| {
+                        doc.error(apos, format!("a valid value for {key}"), describe(&err))
+                    })?
+                    .into_owned(),
+            ),
+        };
+        if attrs.iter().any(|x| x.name == key) {
             return Err(doc.error(
                 apos,
                 format!("one {key} attribute in <{name}>"),
@@ -174,11 +194,11 @@ fn element(doc: &Doc<'_>, e: &BytesStart<'_>, fallback: usize) -> Result<Element
 }
 
 /// Parses a whole document into its root element.
-pub(crate) fn parse(doc: &Doc<'_>) -> Result<Element, LoadError> {
+pub(crate) fn parse<'a>(doc: &Doc<'a>) -> Result<Element<'a>, LoadError> {
     let mut reader = Reader::from_str(doc.text);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut stack: Vec<Element<'a>> = Vec::new();
+    let mut root: Option<Element<'a>> = None;
     loop {
         let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let ev = reader.read_event().map_err(|e| {
@@ -265,14 +285,16 @@ pub(crate) fn parse(doc: &Doc<'_>) -> Result<Element, LoadError> {
 
 fn push_text(
     doc: &Doc<'_>,
-    stack: &mut [Element],
+    stack: &mut [Element<'_>],
     after_root: bool,
     s: &str,
     pos: usize,
 ) -> Result<(), LoadError> {
     match stack.last_mut() {
         Some(e) => {
-            e.text.push_str(s);
+            if !(e.text.is_empty() && s.trim().is_empty()) {
+                e.text.push_str(s);
+            }
             Ok(())
         }
         None if s.trim().is_empty() => Ok(()),
@@ -292,7 +314,7 @@ fn push_text(
 mod tests {
     use super::*;
 
-    fn p(text: &str) -> Result<Element, LoadError> {
+    fn p(text: &str) -> Result<Element<'_>, LoadError> {
         parse(&Doc {
             path: "t.xml",
             text,
