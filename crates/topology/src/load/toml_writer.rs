@@ -3,7 +3,7 @@
 //! machine (`==`, which compares everything the model holds).
 //!
 //! The writer is explicit where the format allows short forms: every function names its parent,
-//! every host bridge is declared, and functions come parents first in [`FunctionId`] order, so
+//! every host bridge is declared, and functions come parents first in [`FunctionId`](crate::FunctionId) order, so
 //! that reading the text back gives every function and host bridge the same index. Identifiers
 //! and addresses are written in hexadecimal; what is unknown is left out.
 

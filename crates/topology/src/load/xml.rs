@@ -141,7 +141,11 @@ fn text_of<'a>(doc: &Doc<'a>, bytes: &[u8]) -> Option<&'a str> {
     doc.text.get(at..at + bytes.len())
 }
 
-fn element<'a>(doc: &Doc<'a>, e: &BytesStart<'a>, fallback: usize) -> Result<Element<'a>, LoadError> {
+fn element<'a>(
+    doc: &Doc<'a>,
+    e: &BytesStart<'a>,
+    fallback: usize,
+) -> Result<Element<'a>, LoadError> {
     // `e` borrows the input: the name starts right after `<`.
     let pos = offset_in(doc.text, e.as_ref()).map_or(fallback, |p| p.saturating_sub(1));
     let name = text_of(doc, e.name().as_ref())
