@@ -93,6 +93,9 @@ fn truncated_files_are_errors_at_a_place() {
 #[test]
 fn mutated_files_never_panic() {
     let corpus = corpus();
+    if corpus.is_empty() {
+        return;
+    }
     let replacements = [
         "", "\"", "<", ">", "/", "0", "-1", "ff", ":", "=", "\n[[", "&",
     ];
