@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency};
+use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency, Trust};
 
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkStatus, P2pMem, PortType};
 use crate::whitelist::Whitelist;
@@ -151,6 +151,11 @@ pub struct Function {
     pub p2pmem: Option<P2pMem>,
     /// Bound driver name.
     pub driver: Option<String>,
+    /// Whom an importer acting for this function speaks for, when the machine says: a function
+    /// bound to `vfio-pci` is assigned through VFIO, so its importers are trusted with physical
+    /// addresses ([`Trust::Vfio`]). `None` when nothing says; a scenario must then state it, and
+    /// an importer that does not is untrusted.
+    pub trust: Option<Trust>,
     /// BARs and other resources with a non-empty range.
     pub bars: Vec<Bar>,
     /// OS device names attached to the function (`nvme0`, `nvme0n1`, `eth0`, `mlx5_0`, ...).
@@ -187,6 +192,7 @@ impl Function {
             link_bandwidth: None,
             p2pmem: None,
             driver: None,
+            trust: None,
             bars: Vec::new(),
             os_devices: Vec::new(),
             fabric_switch: false,

@@ -191,6 +191,7 @@ fn everything() -> Machine {
         published: Some(false),
     });
     pf.driver = Some("mlx5_core \"quoted\" \\ back".into());
+    pf.trust = Some(dmabuf_negotiate::Trust::Iommufd);
     pf.bars = vec![
         Bar {
             index: 0,
@@ -468,8 +469,14 @@ fn error_at(text: &str) -> (usize, usize, String) {
 
 #[test]
 fn errors_name_the_line_and_column_and_what_was_expected() {
-    let cases: [(&str, usize, usize, &str); 14] = [
+    let cases: [(&str, usize, usize, &str); 15] = [
         ("[[function]]\nbdf = \"0000:00:1f\"\n", 2, 7, "PCI address"),
+        (
+            "[[function]]\nbdf = \"0000:00:01.0\"\ntrust = \"root\"\n",
+            3,
+            9,
+            "\"iommufd\"",
+        ),
         (
             "[[function]]\nbdf = \"0000:00:01.0\"\nvendr = 1\n",
             3,

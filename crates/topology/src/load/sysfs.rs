@@ -25,6 +25,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use dmabuf_negotiate::Trust;
+
 use super::cpuset::kernel_mask_to_list;
 use super::source::{EntryKind, Source};
 use super::{LoadError, quote};
@@ -508,6 +510,9 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
         })
     };
     f.driver = link_name("driver")?;
+    if f.driver.as_deref() == Some("vfio-pci") {
+        f.trust = Some(Trust::Vfio);
+    }
     if let Some(g) = link_name("iommu_group")? {
         f.iommu_group = Some(g.parse().map_err(|_| {
             a.malformed(
@@ -715,7 +720,10 @@ mod tests {
 
     #[test]
     fn masks_become_lists() {
-        assert_eq!(kernel_mask_to_list("00000000,0000ffff").as_deref(), Some("0-15"));
+        assert_eq!(
+            kernel_mask_to_list("00000000,0000ffff").as_deref(),
+            Some("0-15")
+        );
         assert_eq!(
             kernel_mask_to_list("00000005,00000001").as_deref(),
             Some("0,32,34")

@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use ::toml::{Spanned, Value};
-use dmabuf_negotiate::{Bandwidth, Latency};
+use dmabuf_negotiate::{Bandwidth, Latency, Trust};
 use serde::Deserialize;
 
 use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
@@ -120,6 +120,7 @@ struct FunctionT {
     link_bandwidth: Option<Spanned<Value>>,
     p2pmem: Option<P2pMemT>,
     driver: Option<String>,
+    trust: Option<Spanned<String>>,
     #[serde(default)]
     bars: Vec<BarT>,
     #[serde(default)]
@@ -542,6 +543,9 @@ impl Reader<'_> {
             });
         }
         f.driver.clone_from(&t.driver);
+        if let Some(trust) = &t.trust {
+            f.trust = Some(self.trust(trust)?);
+        }
         for bar in &t.bars {
             f.bars.push(Bar {
                 index: bar.index,
@@ -553,6 +557,19 @@ impl Reader<'_> {
         f.os_devices.clone_from(&t.os_devices);
         f.fabric_switch = t.fabric_switch;
         Ok(f)
+    }
+
+    fn trust(&self, v: &Spanned<String>) -> Result<Trust, LoadError> {
+        match v.get_ref().as_str() {
+            "untrusted" => Ok(Trust::Untrusted),
+            "iommufd" => Ok(Trust::Iommufd),
+            "kvm" => Ok(Trust::Kvm),
+            "vfio" => Ok(Trust::Vfio),
+            _ => Err(self.error(
+                v.span(),
+                "a trust: \"untrusted\", \"iommufd\", \"kvm\" or \"vfio\"",
+            )),
+        }
     }
 
     fn port_type(&self, v: &Spanned<Value>) -> Result<PortType, LoadError> {

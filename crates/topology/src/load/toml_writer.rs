@@ -268,6 +268,9 @@ fn function(w: &mut String, m: &Machine, f: &Function) {
     if let Some(d) = &f.driver {
         let _ = writeln!(w, "driver = {}", s(d));
     }
+    if let Some(t) = f.trust {
+        let _ = writeln!(w, "trust = {}", s(&t.to_string()));
+    }
     if !f.bars.is_empty() {
         let _ = writeln!(w, "bars = [");
         for b in &f.bars {
