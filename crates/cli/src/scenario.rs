@@ -115,6 +115,8 @@ pub struct OfferSpec {
     pub peer2peer: Option<bool>,
     /// Who the importer is (importer `phys`).
     pub trust: Option<Trust>,
+    /// Whether `trust` came from the machine (the device's binding) rather than the scenario.
+    pub trust_from_machine: bool,
 }
 
 /// A parsed scenario, not yet bound to a machine.
@@ -447,6 +449,7 @@ impl Scenario {
             fabric: None,
             peer2peer: None,
             trust: None,
+            trust_from_machine: false,
         }
     }
 
@@ -550,24 +553,32 @@ impl Scenario {
                 ImporterOffer::private_iova(fabric, DeviceId::from(id))
             }
             _ => {
-                let t = self.required(&o.trust, "trust", side, o)?;
-                let trust = parse_trust(t.get_ref()).ok_or_else(|| {
-                    self.err(
-                        t.span(),
-                        format!(
-                            "unknown trust `{}`; expected untrusted, iommufd, kvm or vfio",
-                            t.get_ref()
-                        ),
-                    )
-                })?;
                 let device = match &o.device {
-                    Some(d) => {
-                        let (id, bdf) = self.device(m, d)?;
-                        spec.device = Some(bdf);
-                        Some(DeviceId::from(id))
-                    }
+                    Some(d) => Some(self.device(m, d)?),
                     None => None,
                 };
+                // Trust as written; else what the machine says of the device (a function bound
+                // to vfio-pci is VFIO); else untrusted.
+                let trust = match &o.trust {
+                    Some(t) => parse_trust(t.get_ref()).ok_or_else(|| {
+                        self.err(
+                            t.span(),
+                            format!(
+                                "unknown trust `{}`; expected untrusted, iommufd, kvm or vfio",
+                                t.get_ref()
+                            ),
+                        )
+                    })?,
+                    None => {
+                        let from_machine = device
+                            .and_then(|(id, _)| m.function(id))
+                            .and_then(|f| f.trust);
+                        spec.trust_from_machine = from_machine.is_some();
+                        from_machine.unwrap_or(Trust::Untrusted)
+                    }
+                };
+                spec.device = device.map(|(_, bdf)| bdf);
+                let device = device.map(|(id, _)| DeviceId::from(id));
                 spec.trust = Some(trust);
                 ImporterOffer::phys(trust, device)
             }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use pci_topology::Machine;
-use pci_topology::load::{self, LoadError};
+use pci_topology::load::{self, Format, LoadError};
 
 use crate::cli::SourceArgs;
 use crate::error::CliError;
@@ -88,18 +88,31 @@ impl MachineSource {
 
     /// Loads the machine, with what the loader says it left out (for standard error).
     pub fn load(&self) -> Result<Loaded, CliError> {
-        let machine = match self {
-            Self::Live => load::load_live().map_err(|e| {
-                load_error(self, &e).note(
-                    "this system shows no usable PCI tree in /sys; name a snapshot with --sysfs PATH",
-                )
-            })?,
-            Self::Sysfs(p) => load::load_sysfs(p).map_err(|e| load_error(self, &e))?,
-            Self::Hwloc(_) | Self::Nccl(_) | Self::Toml(_) => return Err(not_yet(self)),
+        let (path, format) = match self {
+            Self::Live => {
+                let machine = load::load_live().map_err(|e| {
+                    load_error(self, &e).note(
+                        "this system shows no usable PCI tree in /sys; name a snapshot with --sysfs PATH",
+                    )
+                })?;
+                return Ok(Loaded {
+                    machine,
+                    warnings: Vec::new(),
+                });
+            }
+            Self::Sysfs(p) => (p, Format::Sysfs),
+            Self::Hwloc(p) => (p, Format::HwlocXml),
+            Self::Nccl(p) => (p, Format::NcclXml),
+            Self::Toml(p) => (p, Format::Toml),
         };
+        let loaded = load::open(path, Some(format)).map_err(|e| load_error(self, &e))?;
         Ok(Loaded {
-            machine,
-            warnings: Vec::new(),
+            machine: loaded.machine,
+            warnings: loaded
+                .warnings
+                .iter()
+                .map(|w| format!("warning: {w}"))
+                .collect(),
         })
     }
 }
@@ -118,18 +131,4 @@ fn load_error(source: &MachineSource, e: &LoadError) -> CliError {
         "cannot load the machine ({}): {e}",
         source.describe()
     ))
-}
-
-/// The loaders for these formats come with the formats work (issue 6).
-fn not_yet(source: &MachineSource) -> CliError {
-    CliError::input(format!(
-        "cannot load {}: the {} loader is not available in this build yet",
-        source.describe(),
-        match source {
-            MachineSource::Hwloc(_) => "hwloc XML",
-            MachineSource::Nccl(_) => "NCCL topology",
-            _ => "TOML machine description",
-        }
-    ))
-    .note("it arrives with the formats work (issue 6); until then use --sysfs with a snapshot folder or archive")
 }

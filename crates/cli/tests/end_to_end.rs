@@ -117,10 +117,8 @@ fn a_bad_path_is_named() {
 }
 
 #[test]
-fn formats_not_yet_available_say_so() {
-    // Until the formats loaders land on main, these sources say so; afterwards they must
-    // still name the file when it does not exist.
-    for opt in ["--hwloc", "--nccl", "--machine"] {
+fn every_source_names_a_missing_file() {
+    for opt in ["--sysfs", "--hwloc", "--nccl", "--machine"] {
         let r = run(&[opt, "/nonexistent/file", "topo"]);
         assert_eq!(r.code, 1, "{opt}");
         assert!(
@@ -129,6 +127,41 @@ fn formats_not_yet_available_say_so() {
             r.stderr
         );
     }
+}
+
+#[test]
+fn bad_machine_files_name_line_and_column() {
+    let xml = Scratch::new(
+        "bad.xml",
+        "<topology>\n  <object type=\"Machine\">\n  <bad\n",
+    );
+    let r = run(&["--hwloc", xml.path(), "topo"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:3:", xml.path())),
+        "{}",
+        r.stderr
+    );
+    let nccl = Scratch::new(
+        "bad-nccl.xml",
+        "<system version=\"1\">\n  <cpu numaid=\"x\">\n",
+    );
+    let r = run(&["--nccl", nccl.path(), "matrix"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:", nccl.path())),
+        "{}",
+        r.stderr
+    );
+    let toml = Scratch::new("bad-machine.toml", "format = 1\n[[function]]\nbdf = 7\n");
+    let r = run(&["--machine", toml.path(), "topo"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:", toml.path())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
 }
 
 #[test]
@@ -253,7 +286,7 @@ fn strip(s: &str) -> String {
 }
 
 /// What each shipped example must agree on: (file, exit code, chosen interconnect, chosen route
-/// kind). Examples whose source needs a loader that is not on main yet must say so instead.
+/// kind).
 /// (interconnect, route kind) of the chosen candidate.
 type Choice = Option<(&'static str, &'static str)>;
 
@@ -320,17 +353,6 @@ fn every_example_runs_and_agrees() {
         let opt = format!("--{kind}");
         let m = machine.display().to_string();
         let r = run(&[&opt, &m, "--format", "json", "negotiate", &rel]);
-        if r.code == 1
-            && r.stderr
-                .contains("loader is not available in this build yet")
-        {
-            assert!(
-                kind == "hwloc" || kind == "nccl",
-                "{name}: only formats may wait"
-            );
-            eprintln!("WAITING: {name} needs the {kind} loader");
-            continue;
-        }
         assert_eq!(r.code, *code, "{name}: {}", r.stderr);
         let d: Value = serde_json::from_str(&r.stdout).unwrap();
         match expect {

@@ -1,5 +1,5 @@
 //! Snapshots of the human output on fixture machines (kernel-oracle and hwloc sysfs
-//! snapshots): no colour (standard output is a pipe), the fixtures folder redacted.
+//! snapshots, hwloc XML and NCCL files): no colour (standard output is a pipe), the fixtures folder redacted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,11 +14,20 @@ const SWITCH_ZEN: &str = "kernel-oracle/switch-vs-rootport-zen.tar.gz";
 const MULTIFUNCTION: &str = "kernel-oracle/multifunction.tar.gz";
 const VE: &str = "hwloc-sysfs/32intel64-2p8co2t+8ve.tar.bz2";
 const LOCALITIES: &str = "hwloc-sysfs/fakepcilocalities.tar.bz2";
+const NCCL_2: &str = "nccl/topo_2A100_1CX6.xml";
+const DGX2: &str = "hwloc-xml/nvidiaDGX2.xml";
 
 /// Runs a command on a fixture machine; it must succeed. Returns redacted stdout.
 fn ok(fx: &Path, machine: &str, args: &[&str]) -> String {
     let m = arg(fx, machine);
-    let mut all = vec!["--sysfs", m.as_str()];
+    let opt = if machine.starts_with("nccl/") {
+        "--nccl"
+    } else if machine.starts_with("hwloc-xml/") {
+        "--hwloc"
+    } else {
+        "--sysfs"
+    };
+    let mut all = vec![opt, m.as_str()];
     all.extend_from_slice(args);
     let r = run(&all);
     assert_eq!(r.code, 0, "{all:?}\nstderr: {}", r.stderr);
@@ -42,6 +51,32 @@ fn topo_of_a_real_machine_with_unknown_acs() {
 fn topo_of_a_four_socket_machine() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!("topo_fakepcilocalities", ok(&fx, LOCALITIES, &["topo"]));
+}
+
+#[test]
+fn topo_of_an_nccl_dump_with_nvlink() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, NCCL_2, &["topo"]);
+    assert!(out.contains("collapses each PCIe switch"), "{out}");
+    assert!(out.contains("nvlink0 (NVLink)"), "{out}");
+    insta::assert_snapshot!("topo_nccl_2a100", out);
+}
+
+#[test]
+fn matrix_of_a_dgx2_from_hwloc_xml() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, DGX2, &["matrix"]);
+    assert!(out.contains("16 of"), "the 16 V100: {out}");
+    insta::assert_snapshot!("matrix_dgx2", out);
+}
+
+#[test]
+fn explain_on_collapsed_switches() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!(
+        "explain_nccl_collapsed",
+        ok(&fx, NCCL_2, &["explain", "13:00.0", "19:00.0"])
+    );
 }
 
 #[test]
@@ -151,9 +186,13 @@ fn scenario(fx: &Path, name: &str) -> (i32, String) {
 }
 
 #[test]
-fn negotiate_examples_on_sysfs_machines() {
+fn negotiate_examples() {
     let Some(fx) = fixtures() else { return };
     for (name, code) in [
+        ("negotiate-4a-sriov-vf-to-its-pf.toml", 0),
+        ("negotiate-4b-sriov-vf-to-another-pf.toml", 0),
+        ("negotiate-5a-nvlink-best-route.toml", 0),
+        ("negotiate-5b-nvlink-exporter-priority.toml", 0),
         ("negotiate-1-vram-same-device.toml", 0),
         ("negotiate-2-multipath-nic.toml", 0),
         ("negotiate-2b-multipath-nic-real-machine.toml", 0),

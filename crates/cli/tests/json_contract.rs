@@ -17,7 +17,14 @@ const VE: &str = "hwloc-sysfs/32intel64-2p8co2t+8ve.tar.bz2";
 
 fn json(fx: &Path, machine: &str, args: &[&str]) -> Value {
     let m = arg(fx, machine);
-    let mut all = vec!["--sysfs", m.as_str(), "--format", "json"];
+    let opt = if machine.starts_with("nccl/") {
+        "--nccl"
+    } else if machine.starts_with("hwloc-xml/") {
+        "--hwloc"
+    } else {
+        "--sysfs"
+    };
+    let mut all = vec![opt, m.as_str(), "--format", "json"];
     all.extend_from_slice(args);
     let r = run(&all);
     assert_eq!(r.code, 0, "{all:?}: {}", r.stderr);
@@ -412,4 +419,44 @@ fn negotiate_documents() {
         assert_eq!(c["exporter"], k as u64);
         assert_eq!(c["importer"], 0);
     }
+}
+
+#[test]
+fn hwloc_xml_and_nccl_sources() {
+    let Some(fx) = fixtures() else { return };
+    // A DGX-2 from hwloc XML: 16 V100, every pair answered.
+    let dgx = check_matrix(&json(&fx, "hwloc-xml/nvidiaDGX2.xml", &["matrix"]));
+    let gpus: BTreeSet<&String> = dgx.keys().map(|(p, _)| p).collect();
+    assert_eq!(gpus.len(), 16);
+    // Below a common switch the verdict depends on ACS, which hwloc XML does not carry.
+    let below: Vec<_> = dgx
+        .iter()
+        .filter(|((p, c), v)| p != c && v["map_type"] == "bus-addr")
+        .collect();
+    assert!(!below.is_empty());
+    assert!(below.iter().all(|(_, v)| v["acs_known"] == false));
+
+    // NCCL: collapsed switches, an NVLink fabric with its links.
+    let nccl = "nccl/topo_8A100_4CX6.xml";
+    let t = json(&fx, nccl, &["topo"]);
+    assert_eq!(t["switches_collapsed"], true);
+    assert_eq!(t["source"]["kind"], "nccl");
+    let fabrics = t["private_fabrics"].as_array().unwrap();
+    assert_eq!(fabrics.len(), 1);
+    assert_eq!(fabrics[0]["kind"], "NVLink");
+    let links = fabrics[0]["links"].as_array().unwrap();
+    assert!(!links.is_empty());
+    assert!(
+        links
+            .iter()
+            .all(|l| l["up"] == true && is_bdf(l["a"].as_str().unwrap()))
+    );
+    // The evidence pair: GPU 13:00.0 and NIC 1a:00.0 meet below the host bridge.
+    let m = check_matrix(&json(&fx, nccl, &["matrix", "13:00.0", "1a:00.0"]));
+    assert_eq!(
+        m[&("0000:13:00.0".to_owned(), "0000:1a:00.0".to_owned())]["class"],
+        "PXB"
+    );
+    let x = json(&fx, nccl, &["explain", "13:00.0", "19:00.0"]);
+    assert_eq!(x["switches_collapsed"], true);
 }

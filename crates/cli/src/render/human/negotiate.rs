@@ -43,7 +43,10 @@ pub fn offer(o: &OfferSpec) -> String {
         ),
         (Side::Importer, "private-iova") => format!("{dev} on {fabric}"),
         (Side::Importer, "phys") => {
-            let who = o.trust.map_or_else(|| "?".to_owned(), |t| t.to_string());
+            let mut who = o.trust.map_or_else(|| "?".to_owned(), |t| t.to_string());
+            if o.trust_from_machine {
+                who.push_str(" (as the machine says of the device)");
+            }
             if dev.is_empty() {
                 format!("{who}, the CPU accesses")
             } else {

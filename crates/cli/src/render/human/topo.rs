@@ -184,6 +184,9 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
     if let Some(n) = f.sriov_numvfs.filter(|&n| n > 0) {
         second.push(format!("{n} virtual functions"));
     }
+    if let Some(t) = f.trust.filter(|t| t.is_trusted()) {
+        second.push(format!("importers trusted as {t}"));
+    }
     if f.fabric_switch {
         second.push("private-link switch".to_owned());
     }

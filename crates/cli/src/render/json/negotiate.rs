@@ -68,6 +68,9 @@ pub struct Offer {
     pub peer2peer: Option<bool>,
     /// `untrusted`, `iommufd`, `kvm`, `vfio` (importer phys), or null.
     pub trust: Option<&'static str>,
+    /// Whether `trust` was taken from the machine (the device's binding, e.g. vfio-pci) because
+    /// the scenario did not state it.
+    pub trust_from_machine: bool,
 }
 
 /// One pair.
@@ -160,6 +163,7 @@ fn offer(o: &OfferSpec) -> Offer {
         fabric: o.fabric.clone(),
         peer2peer: o.peer2peer,
         trust: o.trust.map(vocab::trust),
+        trust_from_machine: o.trust_from_machine,
     }
 }
 

@@ -161,6 +161,9 @@ pub struct FunctionOut {
     pub max_link: LinkOut,
     /// Bound driver, or null.
     pub driver: Option<String>,
+    /// Whom an importer acting for this function speaks for, when the machine says
+    /// (`untrusted`, `iommufd`, `kvm`, `vfio`; a function bound to vfio-pci is `vfio`), or null.
+    pub trust: Option<&'static str>,
     /// p2pmem, or null.
     pub p2pmem: Option<P2pMemOut>,
     /// The physical function, when a virtual function.
@@ -255,6 +258,7 @@ fn function(m: &Machine, id: FunctionId, f: &Function) -> FunctionOut {
         link: LinkOut::of(&f.current_link),
         max_link: LinkOut::of(&f.max_link),
         driver: f.driver.clone(),
+        trust: f.trust.map(vocab::trust),
         p2pmem: f.p2pmem.map(|p| P2pMemOut {
             size: p.size,
             available: p.available,
