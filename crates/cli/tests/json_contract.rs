@@ -460,3 +460,36 @@ fn hwloc_xml_and_nccl_sources() {
     let x = json(&fx, nccl, &["explain", "13:00.0", "19:00.0"]);
     assert_eq!(x["switches_collapsed"], true);
 }
+
+#[test]
+fn explain_with_acs_redirect() {
+    let r = run(&[
+        "--machine",
+        "examples/machines/sriov-flex-gpus.toml",
+        "--format",
+        "json",
+        "explain",
+        "03:00.0",
+        "04:00.0",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let x: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(x["map_type"], "thru-host-bridge");
+    assert_eq!(x["distance"], 4);
+    assert_eq!(
+        x["acs_redirect"],
+        serde_json::json!(["0000:02:00.0", "0000:02:01.0"])
+    );
+    assert_eq!(
+        x["disable_acs_redir"],
+        "pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"
+    );
+    assert_eq!(x["host_bridge"]["cause"], "acs-redirect");
+    assert_eq!(x["host_bridge"]["cpu_rule"], true);
+    let c = &x["changes"][0];
+    assert_eq!(c["change"], "disable-acs-redirect");
+    assert_eq!(c["parameter"], x["disable_acs_redir"]);
+    assert_eq!(c["map_type"], "bus-addr");
+    assert_eq!(c["distance"], 4);
+    assert_eq!(x["route"]["iommu_translates"], true);
+}

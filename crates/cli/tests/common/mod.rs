@@ -83,14 +83,18 @@ pub fn redact(text: &str, fx: &Path) -> String {
     text.replace(&fx.display().to_string(), "<fixtures>")
 }
 
-/// The machine a scenario names (`[machine] sysfs = ...` relative to the scenario), rebased on
-/// the fixtures folder in use: `(kind, path)`, e.g. `("sysfs", "<fx>/kernel-oracle/x.tar.gz")`.
+/// The machine a scenario names (`[machine] sysfs = ...` relative to the scenario): a shared
+/// fixture is rebased on the fixtures folder in use, e.g. `("sysfs",
+/// "<fx>/kernel-oracle/x.tar.gz")`; a machine shipped with the examples is taken as it is.
 pub fn scenario_machine(scenario: &Path, fx: &Path) -> Option<(String, PathBuf)> {
     let text = std::fs::read_to_string(scenario).ok()?;
     let doc: toml::Table = text.parse().ok()?;
     let machine = doc.get("machine")?.as_table()?;
     let (kind, value) = machine.iter().next()?;
     let rel = value.as_str()?;
-    let inside = rel.split_once("shared/fixtures/")?.1;
-    Some((kind.clone(), fx.join(inside)))
+    let path = match rel.split_once("shared/fixtures/") {
+        Some((_, inside)) => fx.join(inside),
+        None => scenario.parent()?.join(rel),
+    };
+    Some((kind.clone(), path))
 }
