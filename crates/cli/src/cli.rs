@@ -36,7 +36,8 @@ pub struct Cli {
     #[command(flatten)]
     pub source: SourceArgs,
 
-    /// Output format: `human` (default) or `json` (a stable contract, see docs/json-output.md).
+    /// Output format: `human` (default), `json` (a stable contract, see docs/json-output.md), or
+    /// `toml` (`topo` only: the machine in the project's description, docs/machine-format.md).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub format: OutputFormat,
 
@@ -78,7 +79,8 @@ pub enum Command {
     /// ACS, IOMMU group, NUMA node, p2pmem and driver; then private links.
     #[command(after_help = "Examples:
   dmabuf-ic topo
-  dmabuf-ic --sysfs snapshot.tar.gz topo --format json")]
+  dmabuf-ic --sysfs snapshot.tar.gz topo --format json
+  dmabuf-ic --nccl topo.xml topo --format toml > machine.toml   (edit, then --machine machine.toml)")]
     Topo(TopoArgs),
 
     /// P2P between every ordered pair of devices: the kernel's map type and distance, the

@@ -11,14 +11,28 @@ use clap::ValueEnum;
 use crate::error::CliError;
 
 /// The output formats. `Human` is the default; `Json` is the documented contract
-/// (docs/json-output.md). Pictures (`dot`, `svg`) and the machine description (`toml`) are
-/// planned as further variants: each command says which formats it supports.
+/// (docs/json-output.md); `Toml` is the project's machine description (`topo` only).
+/// Pictures (`dot`, `svg`) are planned as further variants: each command says which formats it
+/// supports.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 pub enum OutputFormat {
     /// Text for people, with colour on a terminal.
     Human,
     /// JSON for tools (see docs/json-output.md).
     Json,
+    /// The machine in the project's TOML description (docs/machine-format.md); `topo` only.
+    Toml,
+}
+
+impl OutputFormat {
+    /// The name as given on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Human => "human",
+            OutputFormat::Json => "json",
+            OutputFormat::Toml => "toml",
+        }
+    }
 }
 
 /// Whether styles may be emitted at all (`--no-color` turns them off; `NO_COLOR` and a

@@ -416,3 +416,51 @@ fn examples_point_at_the_shared_fixtures() {
         );
     }
 }
+
+#[test]
+fn topo_writes_a_machine_that_loads_back_the_same() {
+    let Some(fx) = fixtures() else { return };
+    for (opt, machine) in [
+        ("--sysfs", SWITCH),
+        ("--hwloc", "hwloc-xml/nvidiaDGX2.xml"),
+        ("--nccl", "nccl/topo_8A100_4CX6.xml"),
+    ] {
+        let m = arg(&fx, machine);
+        let toml = run(&[opt, &m, "topo", "--format", "toml"]);
+        assert_eq!(toml.code, 0, "{machine}: {}", toml.stderr);
+        let file = Scratch::new(&format!("{}.toml", machine.replace('/', "-")), &toml.stdout);
+        let json = |args: &[&str]| -> Value {
+            let r = run(args);
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+            let mut v: Value = serde_json::from_str(&r.stdout).unwrap();
+            v.as_object_mut().unwrap().remove("source");
+            v
+        };
+        let original = json(&[opt, &m, "topo", "--format", "json"]);
+        let again = json(&["--machine", file.path(), "topo", "--format", "json"]);
+        assert_eq!(
+            original, again,
+            "{machine}: the TOML round trip keeps the machine"
+        );
+        // And the same answers.
+        let pairs = |src: &[&str]| {
+            let mut a = src.to_vec();
+            a.extend(["matrix", "--all", "--format", "json"]);
+            run(&a).stdout
+        };
+        assert_eq!(
+            pairs(&[opt, &m]),
+            pairs(&["--machine", file.path()]),
+            "{machine}"
+        );
+    }
+    // Only `topo` writes TOML.
+    let m = arg(&fx, SWITCH);
+    let r = run(&["--sysfs", &m, "matrix", "--format", "toml"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does not produce --format toml"),
+        "{}",
+        r.stderr
+    );
+}

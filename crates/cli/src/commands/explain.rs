@@ -313,6 +313,9 @@ pub fn run(
     format: OutputFormat,
     args: &ExplainArgs,
 ) -> Result<Outcome, CliError> {
+    if format == OutputFormat::Toml {
+        return Err(super::unsupported("explain", format));
+    }
     let loaded = source.load()?;
     let m = loaded.machine;
     let find = |what: &str, text: &str| {
@@ -330,7 +333,7 @@ pub fn run(
         .ok_or_else(|| CliError::internal("no verdict for two functions of the machine"))?;
     let text = match format {
         OutputFormat::Human => render::human::explain::render(&m, source, &x),
-        OutputFormat::Json => render::json::explain::render(&m, &x)?,
+        OutputFormat::Json | OutputFormat::Toml => render::json::explain::render(&m, &x)?,
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

@@ -130,13 +130,16 @@ pub fn run(
     format: OutputFormat,
     args: &MatrixArgs,
 ) -> Result<Outcome, CliError> {
+    if format == OutputFormat::Toml {
+        return Err(super::unsupported("matrix", format));
+    }
     let loaded = source.load()?;
     let m = loaded.machine;
     let (devices, selection) = select(&m, args)?;
     let matrix = compute(&m, devices, selection);
     let text = match format {
         OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),
-        OutputFormat::Json => render::json::matrix::render(&m, &matrix)?,
+        OutputFormat::Json | OutputFormat::Toml => render::json::matrix::render(&m, &matrix)?,
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

@@ -8,6 +8,7 @@ pub mod topo;
 
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, Exit};
+use crate::output::OutputFormat;
 use crate::source::MachineSource;
 
 /// What a command produced: the rendered output and the exit code it asks for.
@@ -36,6 +37,15 @@ impl Outcome {
         self.notes.extend(notes);
         self
     }
+}
+
+/// The usage error for a format a command does not produce.
+pub fn unsupported(command: &str, format: OutputFormat) -> CliError {
+    CliError::usage(format!(
+        "`{command}` does not produce --format {}",
+        format.name()
+    ))
+    .note("toml writes the machine and is for `topo`; every command has human and json")
 }
 
 /// Runs the command the line asks for.

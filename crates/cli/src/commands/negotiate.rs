@@ -145,6 +145,9 @@ pub fn run(
     format: OutputFormat,
     args: &NegotiateArgs,
 ) -> Result<Outcome, CliError> {
+    if format == OutputFormat::Toml {
+        return Err(super::unsupported("negotiate", format));
+    }
     let scenario = Scenario::read(&args.scenario)?;
     let source = source
         .or_else(|| scenario.machine.clone())
@@ -157,7 +160,7 @@ pub fn run(
     let report = negotiate(&m, &scenario, source, bound)?;
     let text = match format {
         OutputFormat::Human => render::human::negotiate::render(&m, &report),
-        OutputFormat::Json => render::json::negotiate::render(&m, &report)?,
+        OutputFormat::Json | OutputFormat::Toml => render::json::negotiate::render(&m, &report)?,
     };
     let exit = if report.chosen.is_some() {
         Exit::Ok

@@ -13,6 +13,7 @@ pub fn run(source: &MachineSource, format: OutputFormat) -> Result<Outcome, CliE
     let text = match format {
         OutputFormat::Human => render::human::topo::render(&m, source),
         OutputFormat::Json => render::json::topo::render(&m, source)?,
+        OutputFormat::Toml => pci_topology::load::to_toml(&m),
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }
