@@ -14,10 +14,12 @@ mod error;
 mod kind;
 mod location;
 mod names;
+mod offers;
 mod output;
 mod render;
 mod resolve;
 mod scenario;
+mod scenario_file;
 mod source;
 mod style;
 
