@@ -15,10 +15,14 @@ Examples:
   dmabuf-ic explain 03:00.0 05:00.0               why P2P from 03:00.0's memory to 05:00.0 is
                                                   allowed or refused, and what would change it
   dmabuf-ic negotiate examples/negotiate-2-multipath-nic.toml
+  dmabuf-ic simulate examples/simulate-1-vram-evicted-for-an-rdma-nic.toml
+                                                  a buffer's life: attach, map, move, revoke,
+                                                  links down, resets, checked after each event
   dmabuf-ic --sysfs snapshot.tar.gz topo          a saved sysfs tree (folder or archive)
 
 Exit status: 0 ok, 1 error (bad file, unloadable machine), 2 usage (bad option, unknown
-device), 3 `negotiate` found no common interconnect. See docs/cli.md.";
+device), 3 `negotiate` found no common interconnect, 4 `simulate` found a broken invariant,
+5 `simulate`: an expectation of the scenario failed. See docs/cli.md.";
 
 /// dma-buf interconnect negotiation and PCI peer-to-peer on real machines: which interconnect,
 /// which route, how good, and if refused, why and what would change it.
@@ -120,6 +124,24 @@ Examples:
   dmabuf-ic negotiate examples/negotiate-6-nothing-in-common.toml --format json"
     )]
     Negotiate(NegotiateArgs),
+
+    /// A buffer's life on a machine, event by event: attach, map, move, revoke, detach, links
+    /// going down and up, device resets. After each event, what every importer holds
+    /// (interconnect, route, mapping generation, valid or stale), checked against the lifecycle's
+    /// invariants and the scenario's expectations.
+    #[command(
+        after_help = "The simulation format is documented in docs/simulation-format.md; worked examples are
+in examples/ (simulate-*.toml). A source option on the command line replaces the scenario's
+machine.
+
+Exit status: 0 the timeline ran, every invariant held and every expectation was met; 4 an
+invariant broke (the timeline stops at that event); 5 an expectation failed.
+
+Examples:
+  dmabuf-ic simulate examples/simulate-1-vram-evicted-for-an-rdma-nic.toml
+  dmabuf-ic simulate examples/simulate-3a-nvlink-down-falls-back-to-pcie.toml --format json"
+    )]
+    Simulate(SimulateArgs),
 }
 
 /// Options of `topo`.
@@ -154,6 +176,14 @@ pub struct ExplainArgs {
 #[derive(Args, Debug)]
 pub struct NegotiateArgs {
     /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+}
+
+/// Options of `simulate`.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The simulation file (TOML).
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
 }

@@ -6,9 +6,11 @@
 //! | 1 | an error: a file that cannot be read or parsed, a machine that cannot be loaded |
 //! | 2 | usage: a bad option, or a device argument that names nothing on the machine |
 //! | 3 | `negotiate`: no common interconnect (the full table is still printed on stdout) |
+//! | 4 | `simulate`: an invariant of the attachment lifecycle broke (the timeline up to that event is printed) |
+//! | 5 | `simulate`: an expectation of the scenario failed (the whole timeline is printed) |
 //!
-//! Every non-zero exit prints a message on standard error, except 3, whose answer is the
-//! output itself (a one-line note goes to standard error as well).
+//! Every non-zero exit prints a message on standard error, except 3, 4 and 5, whose answer is
+//! the output itself (a one-line note goes to standard error as well).
 
 use std::fmt;
 
@@ -23,6 +25,10 @@ pub enum Exit {
     Usage = 2,
     /// `negotiate` found no common interconnect.
     NoAgreement = 3,
+    /// `simulate`: an invariant broke.
+    InvariantBroken = 4,
+    /// `simulate`: an expectation of the scenario failed.
+    ExpectationFailed = 5,
 }
 
 impl Exit {

@@ -20,6 +20,7 @@ mod render;
 mod resolve;
 mod scenario;
 mod scenario_file;
+mod simulation;
 mod source;
 mod style;
 

@@ -4,6 +4,7 @@
 pub mod explain;
 pub mod matrix;
 pub mod negotiate;
+pub mod simulate;
 pub mod topo;
 
 use crate::cli::{Cli, Command};
@@ -16,7 +17,7 @@ use crate::source::MachineSource;
 pub struct Outcome {
     /// The output for standard output.
     pub text: String,
-    /// The exit code (0, or 3 for `negotiate` without agreement).
+    /// The exit code (0; 3 for `negotiate` without agreement; 4 or 5 for `simulate`).
     pub exit: Exit,
     /// Notes for standard error (warnings), printed before the output.
     pub notes: Vec<String>,
@@ -57,5 +58,6 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Matrix(a) => matrix::run(&source.unwrap_or(MachineSource::Live), format, a),
         Command::Explain(a) => explain::run(&source.unwrap_or(MachineSource::Live), format, a),
         Command::Negotiate(a) => negotiate::run(source, format, a),
+        Command::Simulate(a) => simulate::run(source, format, a),
     }
 }

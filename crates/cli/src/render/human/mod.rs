@@ -4,5 +4,6 @@
 pub mod explain;
 pub mod matrix;
 pub mod negotiate;
+pub mod timeline;
 pub mod topo;
 pub mod words;

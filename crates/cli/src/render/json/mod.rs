@@ -5,5 +5,6 @@
 pub mod explain;
 pub mod matrix;
 pub mod negotiate;
+pub mod timeline;
 pub mod topo;
 pub mod vocab;

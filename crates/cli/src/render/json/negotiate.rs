@@ -143,7 +143,8 @@ const fn rejection_code(r: &Rejection) -> &'static str {
     }
 }
 
-fn offer(o: &OfferSpec) -> Offer {
+/// One offer as the document shows it.
+pub fn offer(o: &OfferSpec) -> Offer {
     let (memory, numa_node) = match &o.memory {
         Some(MemorySpec::System(n)) => (Some("system".to_owned()), *n),
         Some(MemorySpec::Device(d)) => (Some(vocab::bdf(*d)), None),
@@ -167,7 +168,8 @@ fn offer(o: &OfferSpec) -> Offer {
     }
 }
 
-fn route(r: &CoreRoute, fabric: &dyn Fn(FabricId) -> String) -> Route {
+/// A route and its quality as the document shows it.
+pub fn route(r: &CoreRoute, fabric: &dyn Fn(FabricId) -> String) -> Route {
     let q = r.quality();
     Route {
         kind: vocab::route_kind(r.kind),

@@ -1,0 +1,676 @@
+//! The simulation file as written (docs/simulation-format.md), and every check that does not
+//! need the machine: keys that apply to each kind of placement, names that are unique and
+//! exist, events with exactly one action, expectations in the documented vocabulary. Every
+//! error names the file, line and column.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::CliError;
+use crate::offers::{INTERCONNECTS, RawOffer, Side, check_shape, closest};
+use crate::scenario_file::{RawMachine, ScenarioFile};
+use crate::source::MachineSource;
+
+/// Where the format is documented, for error notes.
+pub const DOC: &str = "the simulation format is described in docs/simulation-format.md";
+
+/// The file as written.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulation {
+    pub description: Option<String>,
+    pub machine: Option<Spanned<RawMachine>>,
+    pub buffer: Option<Spanned<RawBuffer>>,
+    #[serde(default)]
+    pub placement: Vec<Spanned<RawPlacement>>,
+    #[serde(default)]
+    pub importer: Vec<Spanned<RawImporter>>,
+    #[serde(default)]
+    pub event: Vec<Spanned<RawEvent>>,
+}
+
+/// `[buffer]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuffer {
+    pub size: Spanned<u64>,
+    pub exporter: Spanned<String>,
+    pub migratable: Option<bool>,
+    pub revocable: Option<bool>,
+    pub policy: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+}
+
+/// One `[[placement]]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlacement {
+    pub name: Spanned<String>,
+    pub memory: Spanned<String>,
+    pub label: Option<String>,
+    pub device: Option<Spanned<String>>,
+    pub instance: Option<Spanned<u16>>,
+    pub offset: Option<Spanned<u64>>,
+    pub numa_node: Option<Spanned<u16>>,
+    pub phys: Option<Spanned<u64>>,
+    pub bar: Option<Spanned<u8>>,
+    pub len: Option<Spanned<u64>>,
+    pub aperture: Option<Spanned<RawAperture>>,
+    pub fabrics: Option<Spanned<Vec<Spanned<RawFabricWindow>>>>,
+    pub offers: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A placement's window onto the CPU and the PCI bus.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawAperture {
+    pub bar: Option<Spanned<u8>>,
+    pub cpu: Option<Spanned<u64>>,
+    pub bus: Option<Spanned<u64>>,
+    pub len: Option<Spanned<u64>>,
+}
+
+/// Where VRAM appears on a private fabric.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawFabricWindow {
+    pub fabric: Spanned<String>,
+    pub iova: Spanned<u64>,
+    pub len: Spanned<u64>,
+}
+
+/// One `[[importer]]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawImporter {
+    pub name: Spanned<String>,
+    pub label: Option<String>,
+    pub mode: Option<Spanned<String>>,
+    pub revocable: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub offer: Vec<Spanned<RawOffer>>,
+}
+
+/// One `[[event]]`: exactly one action, an optional note, optional expectations.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub attach: Option<Spanned<String>>,
+    pub detach: Option<Spanned<String>>,
+    pub map: Option<Spanned<String>>,
+    pub unmap: Option<Spanned<String>>,
+    pub pin: Option<Spanned<String>>,
+    pub unpin: Option<Spanned<String>>,
+    pub access: Option<Spanned<String>>,
+    #[serde(rename = "move")]
+    pub move_to: Option<Spanned<String>>,
+    pub revoke: Option<Spanned<bool>>,
+    pub link_down: Option<Spanned<String>>,
+    pub link_up: Option<Spanned<String>>,
+    pub between: Option<Spanned<Vec<Spanned<String>>>>,
+    pub device_reset: Option<Spanned<String>>,
+    pub note: Option<String>,
+    pub expect: Option<Spanned<RawExpect>>,
+}
+
+/// What must hold after an event.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub outcome: Option<Spanned<String>>,
+    pub reason: Option<Spanned<String>>,
+    pub placement: Option<Spanned<String>>,
+    pub generation: Option<Spanned<u64>>,
+    pub revoked: Option<Spanned<bool>>,
+    pub pinned: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub importer: Vec<Spanned<RawExpectImporter>>,
+}
+
+/// What must hold of one importer after an event.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectImporter {
+    pub name: Spanned<String>,
+    pub attached: Option<Spanned<bool>>,
+    pub agreement: Option<Spanned<String>>,
+    pub interconnect: Option<Spanned<String>>,
+    pub route: Option<Spanned<String>>,
+    pub mapping: Option<Spanned<String>>,
+    pub generation: Option<Spanned<u64>>,
+    pub pins: Option<Spanned<u32>>,
+}
+
+/// The kinds of memory a placement may be in.
+pub const MEMORY: [&str; 3] = ["vram", "system", "bar"];
+/// What an exporter may offer at a placement (`private-iova`: on every fabric window).
+pub const OFFERINGS: [&str; 5] = ["vram", "private-iova", "dma-addr", "pci-bar", "phys"];
+/// Importer modes.
+pub const MODES: [&str; 2] = ["dynamic", "static"];
+/// The outcome of an event.
+pub const OUTCOMES: [&str; 2] = ["ok", "refused"];
+/// The state of an importer's agreement.
+pub const AGREEMENTS: [&str; 4] = ["current", "outdated", "lost", "none"];
+/// The state of an importer's mapping.
+pub const MAPPINGS: [&str; 4] = ["valid", "stale", "revoked", "none"];
+/// Route kinds (as in the JSON output).
+pub const ROUTES: [&str; 6] = [
+    "same-device",
+    "private-link",
+    "pci-bus-addr",
+    "pci-thru-host-bridge",
+    "system-memory",
+    "cpu-thru-host-bridge",
+];
+/// Why an event was refused (as in the JSON output's `reason.code`).
+pub const REASONS: [&str; 25] = [
+    "invalid-policy",
+    "driver-arguments",
+    "too-many-offers",
+    "revoked",
+    "importer-not-revocable",
+    "unreachable",
+    "already-mapped",
+    "unknown-mapping",
+    "not-pinned",
+    "lost",
+    "pinned",
+    "migration-not-allowed",
+    "unknown-placement",
+    "already-there",
+    "move-blocked",
+    "renegotiation-failed",
+    "address",
+    "exporter-not-revocable",
+    "already-revoked",
+    "exhausted",
+    "not-attached",
+    "already-attached",
+    "not-mapped",
+    "stale",
+    "unmapped",
+];
+
+/// The action keys of an event, in the order the documentation lists them.
+pub const ACTIONS: [&str; 12] = [
+    "attach",
+    "detach",
+    "map",
+    "unmap",
+    "pin",
+    "unpin",
+    "access",
+    "move",
+    "revoke",
+    "link_down",
+    "link_up",
+    "device_reset",
+];
+
+/// A parsed and checked simulation file, not yet bound to a machine.
+#[derive(Debug)]
+pub struct Simulation {
+    /// The file.
+    pub path: PathBuf,
+    /// Its description.
+    pub description: Option<String>,
+    /// The machine it names; `None`: the live machine.
+    pub machine: Option<MachineSource>,
+    pub(crate) file: ScenarioFile,
+    pub(crate) raw: RawSimulation,
+}
+
+/// `value` if it is one of `allowed`, else a positioned error naming them (and the closest).
+pub fn one_of(
+    file: &ScenarioFile,
+    value: &Spanned<String>,
+    what: &str,
+    allowed: &[&'static str],
+) -> Result<&'static str, CliError> {
+    let v = value.get_ref().as_str();
+    if let Some(found) = allowed.iter().copied().find(|a| *a == v) {
+        return Ok(found);
+    }
+    let hint = closest(v, allowed).map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"));
+    Err(file.err(
+        value.span(),
+        format!(
+            "unknown {what} `{v}`{hint}; expected one of {}",
+            allowed.join(", ")
+        ),
+    ))
+}
+
+/// The position of the name `value` among `names`, or a positioned error listing them.
+pub fn named(
+    file: &ScenarioFile,
+    value: &Spanned<String>,
+    what: &str,
+    names: &[&str],
+) -> Result<usize, CliError> {
+    names
+        .iter()
+        .position(|n| *n == value.get_ref())
+        .ok_or_else(|| {
+            file.err(
+                value.span(),
+                format!(
+                    "no {what} `{}`; the file declares {}",
+                    value.get_ref(),
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+        })
+}
+
+/// Which keys a placement of each kind takes.
+fn placement_keys(memory: &str) -> &'static [&'static str] {
+    match memory {
+        "vram" => &[
+            "device", "instance", "offset", "aperture", "fabrics", "offers",
+        ],
+        "system" => &["numa_node", "phys", "offers"],
+        _ => &["device", "bar", "offset", "len", "aperture", "offers"],
+    }
+}
+
+fn check_placement(file: &ScenarioFile, p: &RawPlacement) -> Result<(), CliError> {
+    let memory = one_of(file, &p.memory, "memory", &MEMORY)?;
+    let allowed = placement_keys(memory);
+    let given: [(&str, Option<Range<usize>>); 10] = [
+        ("device", p.device.as_ref().map(Spanned::span)),
+        ("instance", p.instance.as_ref().map(Spanned::span)),
+        ("offset", p.offset.as_ref().map(Spanned::span)),
+        ("numa_node", p.numa_node.as_ref().map(Spanned::span)),
+        ("phys", p.phys.as_ref().map(Spanned::span)),
+        ("bar", p.bar.as_ref().map(Spanned::span)),
+        ("len", p.len.as_ref().map(Spanned::span)),
+        ("aperture", p.aperture.as_ref().map(Spanned::span)),
+        ("fabrics", p.fabrics.as_ref().map(Spanned::span)),
+        ("offers", p.offers.as_ref().map(Spanned::span)),
+    ];
+    for (key, span) in given {
+        if let Some(span) = span
+            && !allowed.contains(&key)
+        {
+            return Err(file.err(
+                span,
+                format!(
+                    "`{key}` does not apply to a `{memory}` placement (it takes: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    let required: &[(&str, bool)] = match memory {
+        "vram" => &[("device", p.device.is_some())],
+        "system" => &[("phys", p.phys.is_some())],
+        _ => &[("device", p.device.is_some()), ("bar", p.bar.is_some())],
+    };
+    for (key, present) in required {
+        if !present {
+            return Err(file.err(
+                p.memory.span(),
+                format!("a `{memory}` placement needs `{key}`"),
+            ));
+        }
+    }
+    if memory == "bar"
+        && let Some(a) = &p.aperture
+        && let Some(bar) = &a.get_ref().bar
+    {
+        return Err(file.err(
+            bar.span(),
+            "the aperture of a `bar` placement is that BAR's: give the BAR index as the \
+             placement's `bar`",
+        ));
+    }
+    if let Some(offers) = &p.offers {
+        for o in offers.get_ref() {
+            one_of(file, o, "offering", &OFFERINGS)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_importer(
+    file: &ScenarioFile,
+    i: &RawImporter,
+    span: Range<usize>,
+) -> Result<(), CliError> {
+    let mode = match &i.mode {
+        Some(m) => one_of(file, m, "importer mode", &MODES)?,
+        None => "dynamic",
+    };
+    if mode == "dynamic"
+        && let Some(r) = &i.revocable
+        && !*r.get_ref()
+    {
+        return Err(file.err(
+            r.span(),
+            "a dynamic importer accepts invalidation, so it can always give its mappings back: \
+             `revocable = false` applies to `mode = \"static\"` only",
+        ));
+    }
+    if i.offer.is_empty() {
+        return Err(file.err(
+            span,
+            format!(
+                "importer `{}` lists no offer: give at least one [[importer.offer]]",
+                i.name.get_ref()
+            ),
+        ));
+    }
+    for o in &i.offer {
+        check_shape(Side::Importer, o.get_ref()).map_err(|(span, msg)| file.err(span, msg))?;
+    }
+    Ok(())
+}
+
+impl RawEvent {
+    /// The action keys given, with their spans.
+    pub fn actions(&self) -> Vec<(&'static str, Range<usize>)> {
+        let s = |o: &Option<Spanned<String>>| o.as_ref().map(Spanned::span);
+        let given = [
+            ("attach", s(&self.attach)),
+            ("detach", s(&self.detach)),
+            ("map", s(&self.map)),
+            ("unmap", s(&self.unmap)),
+            ("pin", s(&self.pin)),
+            ("unpin", s(&self.unpin)),
+            ("access", s(&self.access)),
+            ("move", s(&self.move_to)),
+            ("revoke", self.revoke.as_ref().map(Spanned::span)),
+            ("link_down", s(&self.link_down)),
+            ("link_up", s(&self.link_up)),
+            ("device_reset", s(&self.device_reset)),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(k, span)| span.map(|s| (k, s)))
+            .collect()
+    }
+}
+
+fn check_event(
+    file: &ScenarioFile,
+    e: &RawEvent,
+    span: Range<usize>,
+    placements: &[&str],
+    importers: &[&str],
+) -> Result<(), CliError> {
+    let actions = e.actions();
+    let action = match actions.as_slice() {
+        [one] => one.0,
+        [] => {
+            return Err(file.err(
+                span,
+                format!("an event needs one action: {}", ACTIONS.join(", ")),
+            ));
+        }
+        [_, second, ..] => {
+            return Err(file.err(
+                second.1.clone(),
+                format!(
+                    "an event has one action; this one also has `{}` (one [[event]] per action)",
+                    actions[0].0
+                ),
+            ));
+        }
+    };
+    for who in [
+        &e.attach, &e.detach, &e.map, &e.unmap, &e.pin, &e.unpin, &e.access,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        named(file, who, "importer", importers)?;
+    }
+    if let Some(p) = &e.move_to {
+        named(file, p, "placement", placements)?;
+    }
+    if let Some(r) = &e.revoke
+        && !*r.get_ref()
+    {
+        return Err(file.err(r.span(), "`revoke` takes `true` (the exporter revokes)"));
+    }
+    if let Some(b) = &e.between {
+        if !matches!(action, "link_down" | "link_up") {
+            return Err(file.err(b.span(), "`between` goes with `link_down` or `link_up`"));
+        }
+        if !matches!(b.get_ref().len(), 1 | 2) {
+            return Err(file.err(
+                b.span(),
+                "`between` names one device (its links on the fabric) or two (the links \
+                 joining them)",
+            ));
+        }
+    }
+    if let Some(x) = &e.expect {
+        let x = x.get_ref();
+        if let Some(o) = &x.outcome {
+            one_of(file, o, "outcome", &OUTCOMES)?;
+        }
+        if let Some(r) = &x.reason {
+            one_of(file, r, "reason", &REASONS)?;
+        }
+        if let Some(p) = &x.placement {
+            named(file, p, "placement", placements)?;
+        }
+        for i in &x.importer {
+            let i = i.get_ref();
+            named(file, &i.name, "importer", importers)?;
+            if let Some(v) = &i.agreement {
+                one_of(file, v, "agreement state", &AGREEMENTS)?;
+            }
+            if let Some(v) = &i.interconnect {
+                one_of(file, v, "interconnect", &INTERCONNECTS)?;
+            }
+            if let Some(v) = &i.route {
+                one_of(file, v, "route kind", &ROUTES)?;
+            }
+            if let Some(v) = &i.mapping {
+                one_of(file, v, "mapping state", &MAPPINGS)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names must be non-empty and unique; returns them in order.
+fn names<'r, T>(
+    file: &ScenarioFile,
+    list: &'r [Spanned<T>],
+    name: impl Fn(&'r T) -> &'r Spanned<String>,
+    what: &str,
+) -> Result<Vec<&'r str>, CliError> {
+    let mut out: Vec<&str> = Vec::new();
+    for item in list {
+        let n = name(item.get_ref());
+        let text = n.get_ref().as_str();
+        if text.trim().is_empty() {
+            return Err(file.err(n.span(), format!("a {what} needs a non-empty name")));
+        }
+        if out.contains(&text) {
+            return Err(file.err(n.span(), format!("two {what}s are called `{text}`")));
+        }
+        out.push(text);
+    }
+    Ok(out)
+}
+
+impl Simulation {
+    /// Reads and checks a simulation file.
+    pub fn read(path: &Path) -> Result<Self, CliError> {
+        Self::from_file(ScenarioFile::read(path, "simulation")?)
+    }
+
+    /// Checks a simulation's text; `path` names it in errors and anchors relative paths.
+    #[cfg(test)]
+    pub fn parse(path: &Path, text: String) -> Result<Self, CliError> {
+        Self::from_file(ScenarioFile {
+            path: path.to_owned(),
+            text,
+        })
+    }
+
+    fn from_file(file: ScenarioFile) -> Result<Self, CliError> {
+        let raw: RawSimulation = file.parse(DOC)?;
+        let machine = file.machine(raw.machine.as_ref())?;
+        let Some(buffer) = &raw.buffer else {
+            return Err(CliError::input(format!(
+                "{}: no [buffer]: a simulation needs the buffer's size and exporter",
+                file.path.display()
+            ))
+            .note(DOC));
+        };
+        let buffer = buffer.get_ref();
+        if *buffer.size.get_ref() == 0 {
+            return Err(file.err(buffer.size.span(), "a buffer needs at least one byte"));
+        }
+        crate::scenario::policy(&file, buffer.policy.as_ref())?;
+        if raw.placement.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: no [[placement]]: the exporter needs at least one place for the buffer",
+                file.path.display()
+            ))
+            .note(DOC));
+        }
+        let placements = names(&file, &raw.placement, |p| &p.name, "placement")?;
+        for p in &raw.placement {
+            check_placement(&file, p.get_ref())?;
+        }
+        if let Some(start) = &buffer.start {
+            named(&file, start, "placement", &placements)?;
+        }
+        let importers = names(&file, &raw.importer, |i| &i.name, "importer")?;
+        for i in &raw.importer {
+            check_importer(&file, i.get_ref(), i.span())?;
+        }
+        for e in &raw.event {
+            check_event(&file, e.get_ref(), e.span(), &placements, &importers)?;
+        }
+        Ok(Self {
+            path: file.path.clone(),
+            description: raw.description.clone(),
+            machine,
+            file,
+            raw,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[buffer]\nsize = 4096\nexporter = \"03:00.0\"\n\n\
+        [[placement]]\nname = \"ram\"\nmemory = \"system\"\nphys = 0x1000\n\n\
+        [[importer]]\nname = \"nic\"\n[[importer.offer]]\ninterconnect = \"dma-addr\"\ndevice = \"04:00.0\"\n";
+
+    fn parse(extra: &str) -> Result<Simulation, CliError> {
+        Simulation::parse(Path::new("s.toml"), format!("{MINIMAL}{extra}"))
+    }
+
+    fn line_of(needle: &str, extra: &str) -> usize {
+        let text = format!("{MINIMAL}{extra}");
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_minimal_file_parses() {
+        let s = parse("\n[[event]]\nattach = \"nic\"\nexpect = { outcome = \"ok\" }\n").unwrap();
+        assert_eq!(s.raw.event.len(), 1);
+        assert_eq!(s.machine, None);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let extra = "\n[[event]]\nattach = \"nci\"\n";
+        let e = parse(extra).unwrap_err();
+        let line = line_of("nci", extra);
+        assert!(
+            e.message
+                .starts_with(&format!("s.toml:{line}:10: no importer `nci`")),
+            "{}",
+            e.message
+        );
+        let extra = "\n[[event]]\nmap = \"nic\"\nmove = \"ram\"\n";
+        let e = parse(extra).unwrap_err();
+        assert!(
+            e.message.starts_with(&format!(
+                "s.toml:{}:8: an event has one action",
+                line_of("move", extra)
+            )),
+            "{}",
+            e.message
+        );
+        let e = parse("\n[[event]]\nnote = \"nothing\"\n").unwrap_err();
+        assert!(
+            e.message.contains("an event needs one action"),
+            "{}",
+            e.message
+        );
+        let extra = "\n[[event]]\nmap = \"nic\"\nexpect = { importer = [{ name = \"nic\", mapping = \"vaild\" }] }\n";
+        let e = parse(extra).unwrap_err();
+        assert!(e.message.contains("did you mean `valid`"), "{}", e.message);
+        let e = parse("\n[[event]]\nrevoke = false\n").unwrap_err();
+        assert!(e.message.contains("`revoke` takes `true`"), "{}", e.message);
+        let e = parse("\n[[event]]\nmap = \"nic\"\nbetween = [\"a\"]\n").unwrap_err();
+        assert!(e.message.contains("`between` goes with"), "{}", e.message);
+        let e = parse("\n[[event]]\nmap = \"nic\"\nfrobnicate = 1\n").unwrap_err();
+        assert!(e.message.starts_with("s.toml:"), "{}", e.message);
+    }
+
+    #[test]
+    fn placements_take_the_keys_of_their_kind() {
+        let bad = MINIMAL.replace("phys = 0x1000", "phys = 0x1000\nbar = 2");
+        let e = Simulation::parse(Path::new("s.toml"), bad).unwrap_err();
+        assert!(
+            e.message
+                .contains("`bar` does not apply to a `system` placement"),
+            "{}",
+            e.message
+        );
+        let bad = MINIMAL.replace("phys = 0x1000\n", "");
+        let e = Simulation::parse(Path::new("s.toml"), bad).unwrap_err();
+        assert!(e.message.contains("needs `phys`"), "{}", e.message);
+        let bad = MINIMAL.replace("memory = \"system\"", "memory = \"sytem\"");
+        let e = Simulation::parse(Path::new("s.toml"), bad).unwrap_err();
+        assert!(e.message.contains("did you mean `system`"), "{}", e.message);
+        let twice = format!(
+            "{MINIMAL}\n[[importer]]\nname = \"nic\"\n[[importer.offer]]\ninterconnect = \"phys\"\n"
+        );
+        let e = Simulation::parse(Path::new("s.toml"), twice).unwrap_err();
+        assert!(
+            e.message.contains("two importers are called `nic`"),
+            "{}",
+            e.message
+        );
+        let dynamic = MINIMAL.replace("name = \"nic\"", "name = \"nic\"\nrevocable = false");
+        let e = Simulation::parse(Path::new("s.toml"), dynamic).unwrap_err();
+        assert!(e.message.contains("dynamic importer"), "{}", e.message);
+    }
+
+    #[test]
+    fn buffer_and_placements_are_required() {
+        let e = Simulation::parse(Path::new("s.toml"), String::new()).unwrap_err();
+        assert!(e.message.contains("no [buffer]"), "{}", e.message);
+        let e = Simulation::parse(
+            Path::new("s.toml"),
+            "[buffer]\nsize = 0\nexporter = \"x\"\n".to_owned(),
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("s.toml:2:8:"), "{}", e.message);
+    }
+}
