@@ -249,7 +249,7 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
             importers,
             generation,
         } => vec![format!(
-            "the device of {} was reset: their mappings are stale from {generation}",
+            "an importer's device was reset ({generation}): {} must map again; the buffer is not revoked",
             r.importers(importers)
         )],
         Effect::Lost { importer, reason } => vec![style::paint(
