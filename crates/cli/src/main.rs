@@ -4,7 +4,9 @@
 //!
 //! - [`cli`]: options and subcommands; [`commands`]: one module per subcommand;
 //!   [`render`]: one module per output kind.
-//! - [`source`]: where the machine comes from; [`scenario`]: negotiation scenario files.
+//! - [`source`]: where the machine comes from; [`scenario`]: negotiation scenario files;
+//!   [`simulation`]: simulated timelines; [`scenario_file`] and [`offers`]: what both file
+//!   formats share (positioned errors, `[machine]`, offers and their binding).
 //! - [`resolve`], [`names`], [`kind`]: device arguments, PCI ID names, device kinds.
 //! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
 

@@ -2,7 +2,7 @@
 //! machine, its exporter policy, importers, and a sequence of events, run through the
 //! negotiation core's attachment lifecycle with the invariant monitor watching every step.
 //!
-//! - [`format`]: the file as written and the checks that need no machine;
+//! - [`format`](mod@format): the file as written and the checks that need no machine;
 //! - [`bind`]: devices, apertures, the exporter policy, importers, events and expectations
 //!   bound to the loaded machine;
 //! - [`links`]: the machine with private links taken down or brought back;

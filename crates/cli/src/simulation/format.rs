@@ -21,13 +21,19 @@ pub const DOC: &str = "the simulation format is described in docs/simulation-for
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawSimulation {
+    /// The description, printed with the result.
     pub description: Option<String>,
+    /// The `[machine]` section.
     pub machine: Option<Spanned<RawMachine>>,
+    /// The `[buffer]` section (required).
     pub buffer: Option<Spanned<RawBuffer>>,
+    /// The `[[placement]]` tables, most preferred first.
     #[serde(default)]
     pub placement: Vec<Spanned<RawPlacement>>,
+    /// The `[[importer]]` tables.
     #[serde(default)]
     pub importer: Vec<Spanned<RawImporter>>,
+    /// The `[[event]]` tables, in order.
     #[serde(default)]
     pub event: Vec<Spanned<RawEvent>>,
 }
@@ -36,11 +42,17 @@ pub struct RawSimulation {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawBuffer {
+    /// Bytes.
     pub size: Spanned<u64>,
+    /// The exporting device.
     pub exporter: Spanned<String>,
+    /// Whether the exporter may move the buffer (default true).
     pub migratable: Option<bool>,
+    /// Whether the exporter may revoke (default false).
     pub revocable: Option<bool>,
+    /// `best-route` or `exporter-priority`.
     pub policy: Option<Spanned<String>>,
+    /// The placement the buffer starts in (default: the first).
     pub start: Option<Spanned<String>>,
 }
 
@@ -48,18 +60,31 @@ pub struct RawBuffer {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlacement {
+    /// Its name, for `move` and expectations.
     pub name: Spanned<String>,
+    /// `vram`, `system` or `bar`.
     pub memory: Spanned<String>,
+    /// The author's label.
     pub label: Option<String>,
+    /// The device whose memory it is (`vram`, `bar`).
     pub device: Option<Spanned<String>>,
+    /// VRAM instance (`vram`).
     pub instance: Option<Spanned<u16>>,
+    /// Offset in the VRAM or the BAR.
     pub offset: Option<Spanned<u64>>,
+    /// NUMA node (`system`).
     pub numa_node: Option<Spanned<u16>>,
+    /// Physical address (`system`).
     pub phys: Option<Spanned<u64>>,
+    /// BAR index (`bar`).
     pub bar: Option<Spanned<u8>>,
+    /// Slice length (`bar`; default: the buffer's size).
     pub len: Option<Spanned<u64>>,
+    /// The window onto the CPU and the bus (`vram`, `bar`).
     pub aperture: Option<Spanned<RawAperture>>,
+    /// Private-fabric windows (`vram`).
     pub fabrics: Option<Spanned<Vec<Spanned<RawFabricWindow>>>>,
+    /// What the exporter offers there, in its order (default: the core's).
     pub offers: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
@@ -67,9 +92,13 @@ pub struct RawPlacement {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawAperture {
+    /// The BAR exposing the VRAM.
     pub bar: Option<Spanned<u8>>,
+    /// CPU physical address of the BAR.
     pub cpu: Option<Spanned<u64>>,
+    /// PCI bus address of the BAR (default: `cpu`).
     pub bus: Option<Spanned<u64>>,
+    /// Bytes visible.
     pub len: Option<Spanned<u64>>,
 }
 
@@ -77,8 +106,11 @@ pub struct RawAperture {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawFabricWindow {
+    /// The fabric, by name or technology.
     pub fabric: Spanned<String>,
+    /// IOVA of VRAM offset 0.
     pub iova: Spanned<u64>,
+    /// Bytes exposed.
     pub len: Spanned<u64>,
 }
 
@@ -86,10 +118,15 @@ pub struct RawFabricWindow {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawImporter {
+    /// Its name, for events and expectations.
     pub name: Spanned<String>,
+    /// The author's label.
     pub label: Option<String>,
+    /// `dynamic` (default) or `static`.
     pub mode: Option<Spanned<String>>,
+    /// Whether a static importer can give its mappings back.
     pub revocable: Option<Spanned<bool>>,
+    /// Its offers, in its order.
     #[serde(default)]
     pub offer: Vec<Spanned<RawOffer>>,
 }
@@ -98,21 +135,36 @@ pub struct RawImporter {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawEvent {
+    /// An importer attaches.
     pub attach: Option<Spanned<String>>,
+    /// An importer detaches.
     pub detach: Option<Spanned<String>>,
+    /// An importer maps.
     pub map: Option<Spanned<String>>,
+    /// An importer gives its mapping back.
     pub unmap: Option<Spanned<String>>,
+    /// An importer pins.
     pub pin: Option<Spanned<String>>,
+    /// An importer unpins.
     pub unpin: Option<Spanned<String>>,
+    /// An importer uses its mapping.
     pub access: Option<Spanned<String>>,
+    /// The exporter moves the buffer to a placement.
     #[serde(rename = "move")]
     pub move_to: Option<Spanned<String>>,
+    /// The exporter revokes (`true`).
     pub revoke: Option<Spanned<bool>>,
+    /// Links of a fabric go down.
     pub link_down: Option<Spanned<String>>,
+    /// Links of a fabric come up.
     pub link_up: Option<Spanned<String>>,
+    /// Which links: those touching one device, or joining two.
     pub between: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A device is reset.
     pub device_reset: Option<Spanned<String>>,
+    /// The author's note.
     pub note: Option<String>,
+    /// What must hold afterwards.
     pub expect: Option<Spanned<RawExpect>>,
 }
 
@@ -120,12 +172,19 @@ pub struct RawEvent {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
+    /// `ok` or `refused`.
     pub outcome: Option<Spanned<String>>,
+    /// A reason code, or `none`.
     pub reason: Option<Spanned<String>>,
+    /// The placement, by name.
     pub placement: Option<Spanned<String>>,
+    /// The buffer's generation.
     pub generation: Option<Spanned<u64>>,
+    /// Whether the buffer is revoked.
     pub revoked: Option<Spanned<bool>>,
+    /// Whether anything pins the buffer.
     pub pinned: Option<Spanned<bool>>,
+    /// Per importer.
     #[serde(default)]
     pub importer: Vec<Spanned<RawExpectImporter>>,
 }
@@ -134,13 +193,21 @@ pub struct RawExpect {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpectImporter {
+    /// The importer.
     pub name: Spanned<String>,
+    /// Whether it is attached.
     pub attached: Option<Spanned<bool>>,
+    /// `current`, `outdated`, `lost` or `none`.
     pub agreement: Option<Spanned<String>>,
+    /// The interconnect of its (latest) agreement.
     pub interconnect: Option<Spanned<String>>,
+    /// The route kind of its (latest) agreement.
     pub route: Option<Spanned<String>>,
+    /// `valid`, `stale`, `revoked` or `none`.
     pub mapping: Option<Spanned<String>>,
+    /// The generation its mapping was issued in.
     pub generation: Option<Spanned<u64>>,
+    /// Its explicit pins.
     pub pins: Option<Spanned<u32>>,
 }
 
@@ -415,12 +482,12 @@ fn check_event(
                 format!("an event needs one action: {}", ACTIONS.join(", ")),
             ));
         }
-        [_, second, ..] => {
+        [first, second, ..] => {
             return Err(file.err(
                 second.1.clone(),
                 format!(
                     "an event has one action; this one also has `{}` (one [[event]] per action)",
-                    actions[0].0
+                    first.0
                 ),
             ));
         }
