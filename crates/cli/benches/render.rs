@@ -1,0 +1,61 @@
+//! Pictures of machines: building the graph, writing DOT, and laying out and writing SVG.
+//!
+//! Machines: the DGX-2-like machine built by hand (108 functions, 5 host bridges, 16 GPUs
+//! under two levels of switches, 12 NVSwitches, 102 NVLink bundles) and the small one (11
+//! functions).
+
+#[path = "../tests/common/machines.rs"]
+mod machines;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use dmabuf_ic::picture::graph::{GraphOptions, MachineGraph};
+use dmabuf_ic::picture::highlight::Highlight;
+use dmabuf_ic::picture::layout::layout;
+use dmabuf_ic::picture::names::PciIds;
+use dmabuf_ic::picture::{dot, svg};
+use pci_topology::Machine;
+
+fn bench_machine(c: &mut Criterion, name: &str, m: &Machine) {
+    let opts = GraphOptions::default();
+    c.bench_function(&format!("picture/{name}/graph"), |b| {
+        b.iter(|| MachineGraph::new(black_box(m), &PciIds, &opts, None))
+    });
+    let g = MachineGraph::new(m, &PciIds, &opts, None);
+    c.bench_function(&format!("picture/{name}/layout"), |b| {
+        b.iter(|| layout(black_box(&g)))
+    });
+    c.bench_function(&format!("picture/{name}/dot"), |b| {
+        b.iter(|| dot::machine(black_box(m), &PciIds, None))
+    });
+    c.bench_function(&format!("picture/{name}/svg"), |b| {
+        b.iter(|| svg::machine(black_box(m), &PciIds, None))
+    });
+}
+
+fn pictures(c: &mut Criterion) {
+    let dgx2 = machines::dgx2_like();
+    bench_machine(c, "dgx2_like", &dgx2);
+    let gpus: Vec<_> = dgx2
+        .function_ids()
+        .filter(|&f| {
+            dgx2.function(f)
+                .and_then(|f| f.class)
+                .is_some_and(|c| c.base() == 3)
+        })
+        .collect();
+    if let (Some(&a), Some(&b)) = (gpus.first(), gpus.get(9)) {
+        c.bench_function("picture/dgx2_like/svg_with_route", |bch| {
+            bch.iter(|| {
+                let h = Highlight::pci(&dgx2, a, b, true);
+                svg::machine(black_box(&dgx2), &PciIds, h.as_ref())
+            })
+        });
+    }
+    let small = machines::small();
+    bench_machine(c, "small", &small);
+}
+
+criterion_group!(benches, pictures);
+criterion_main!(benches);

@@ -1,0 +1,7 @@
+//! The library half of `dmabuf-ic`: what the command line shares with its benchmarks and
+//! integration tests.
+//!
+//! - [`picture`]: pictures of a machine, as Graphviz DOT and as SVG drawn by the program itself,
+//!   with an optional route highlighted.
+
+pub mod picture;
