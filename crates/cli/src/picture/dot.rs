@@ -66,6 +66,7 @@ fn fill_of(kind: NodeKind) -> (&'static str, &'static str) {
             DeviceClass::HostBridgeFunction => ("#eef2f6", "#7b8794"),
             DeviceClass::Other | DeviceClass::Unknown => ("#ffffff", "#9aa5b1"),
         },
+        NodeKind::Group => ("#f7f8fa", "#9aa5b1"),
     }
 }
 
@@ -134,7 +135,6 @@ pub fn render(g: &MachineGraph) -> String {
             Some(f) => fn_name(g, f),
             None => g.node(e.parent).map_or_else(String::new, |n| n.key.clone()),
         };
-        let head = fn_name(g, e.head);
         let mut attrs = Vec::new();
         if let Some(t) = &e.text {
             attrs.push(format!("label={}", quote(t)));
@@ -150,12 +150,24 @@ pub fn render(g: &MachineGraph) -> String {
             EdgeKind::Unknown => attrs.push("style=dashed".to_owned()),
             EdgeKind::Virtual => attrs.push("style=dotted, color=\"#9aa5b1\"".to_owned()),
         }
-        let _ = writeln!(
-            out,
-            "  {tail} -> {head} [{}{}];",
-            attrs.join(", "),
-            route_attrs(e.on_route)
-        );
+        // A list box stands for several functions: one edge to each.
+        let members: Vec<(FunctionId, bool)> = match g.node(e.child) {
+            Some(n) if n.kind == NodeKind::Group => n
+                .lines
+                .iter()
+                .filter_map(|l| l.member.as_ref().map(|m| (m.0, l.on_route)))
+                .collect(),
+            _ => vec![(e.head, e.on_route)],
+        };
+        for (head, on) in members {
+            let _ = writeln!(
+                out,
+                "  {tail} -> {} [{}{}];",
+                fn_name(g, head),
+                attrs.join(", "),
+                route_attrs(on)
+            );
+        }
     }
 
     if let Some(r) = &g.route {
@@ -244,6 +256,21 @@ fn write_node(
     let mut label = vec![node.title.clone()];
     label.extend(node.lines.iter().map(|l| l.text.clone()));
     let tooltip = quote(&node.tooltip);
+    if node.kind == NodeKind::Group {
+        for l in &node.lines {
+            if let Some((f, tip)) = &l.member {
+                let _ = writeln!(
+                    out,
+                    "  {} [label={}, fillcolor=\"{fill}\", color=\"{stroke}\", tooltip={}{}];",
+                    fn_name(g, *f),
+                    quote(&l.text),
+                    quote(tip),
+                    route_attrs(l.on_route)
+                );
+            }
+        }
+        return;
+    }
     if node.ports.is_empty() && !matches!(node.kind, NodeKind::HostBridge(_)) {
         let name = node
             .function

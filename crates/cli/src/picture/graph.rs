@@ -134,6 +134,9 @@ pub enum NodeKind {
     Bridge,
     /// A function that is not a bridge.
     Endpoint(DeviceClass),
+    /// Several platform functions side by side on one bus (chipset and uncore functions: host
+    /// bridge functions, system peripherals, USB, SMBus, ...), one line each.
+    Group,
 }
 
 impl NodeKind {
@@ -144,6 +147,7 @@ impl NodeKind {
             NodeKind::Switch => "switch",
             NodeKind::Bridge => "bridge",
             NodeKind::Endpoint(_) => "endpoint",
+            NodeKind::Group => "group",
         }
     }
 }
@@ -168,6 +172,11 @@ pub struct Line {
     pub text: String,
     /// How it is set.
     pub style: LineStyle,
+    /// In a list of functions ([`NodeKind::Group`]): the function this line stands for, with
+    /// its tooltip.
+    pub member: Option<(FunctionId, String)>,
+    /// Whether the highlighted route passes through the function of this line.
+    pub on_route: bool,
 }
 
 impl Line {
@@ -175,6 +184,8 @@ impl Line {
         Self {
             text: text.into(),
             style,
+            member: None,
+            on_route: false,
         }
     }
 }
@@ -209,6 +220,8 @@ pub struct Node {
     pub ports: Vec<Port>,
     /// The box above it.
     pub parent: Option<NodeId>,
+    /// The port of the box above it that it hangs from, if any.
+    pub parent_port: Option<usize>,
     /// The boxes below it, in order (through its ports and directly).
     pub children: Vec<NodeId>,
     /// Boxes between it and its host bridge (0 for a host bridge).
@@ -228,10 +241,19 @@ pub struct Node {
 }
 
 impl Node {
-    /// Every function drawn in this box: its own, then its ports'.
+    /// Every function drawn in this box: its own (for a list, its members), then its ports'.
     pub fn functions(&self) -> impl Iterator<Item = FunctionId> + '_ {
-        self.function
-            .into_iter()
+        let own = if self.kind == NodeKind::Group {
+            None
+        } else {
+            self.function
+        };
+        own.into_iter()
+            .chain(
+                self.lines
+                    .iter()
+                    .filter_map(|l| l.member.as_ref().map(|m| m.0)),
+            )
             .chain(self.ports.iter().map(|p| p.function))
     }
 }
@@ -349,6 +371,9 @@ pub struct GraphOptions {
     /// Draw each switch as one box with its downstream ports, and root ports on their host
     /// bridge (`true`, the default); `false` gives every port its own box.
     pub collapse_switches: bool,
+    /// List platform functions that sit side by side on a bus (chipset and uncore functions)
+    /// in one box, one line each (`true`, the default), rather than one box each.
+    pub group_platform_functions: bool,
 }
 
 impl Default for GraphOptions {
@@ -356,6 +381,7 @@ impl Default for GraphOptions {
         Self {
             title: None,
             collapse_switches: true,
+            group_platform_functions: true,
         }
     }
 }
@@ -537,6 +563,7 @@ impl<'a> Builder<'a> {
             function: None,
             ports: Vec::new(),
             parent: None,
+            parent_port: None,
             children: Vec::new(),
             depth: 0,
             title: "Host bridge".to_owned(),
@@ -640,6 +667,33 @@ impl<'a> Builder<'a> {
                 });
                 (parent, Some(node.ports.len() - 1))
             }
+            Place::Own(kind, _) if self.joins_list(&p, f, kind) => {
+                let line = self.member_line(p.f, f);
+                let Some(id) = self
+                    .nodes
+                    .get(p.parent.index())
+                    .and_then(|n| n.children.last().copied())
+                else {
+                    return;
+                };
+                let first = self
+                    .nodes
+                    .get(id.index())
+                    .filter(|n| n.kind != NodeKind::Group)
+                    .and_then(|n| n.function)
+                    .and_then(|f0| self.m.function(f0).map(|x| self.member_line(f0, x)));
+                if let Some(node) = self.nodes.get_mut(id.index()) {
+                    if let Some(first) = first {
+                        // The previous box becomes a list with its function as first line.
+                        node.kind = NodeKind::Group;
+                        node.lines = vec![first];
+                        node.tooltip.clear();
+                    }
+                    node.lines.push(line);
+                    node.title = format!("{} platform functions", node.lines.len());
+                }
+                (id, None)
+            }
             Place::Own(kind, inferred) => {
                 let depth = self.nodes.get(p.parent.index()).map_or(0, |n| n.depth + 1);
                 let (title, lines) = self.text(f, kind, inferred);
@@ -649,6 +703,7 @@ impl<'a> Builder<'a> {
                     function: Some(p.f),
                     ports: Vec::new(),
                     parent: Some(p.parent),
+                    parent_port: p.port,
                     children: Vec::new(),
                     depth,
                     title,
@@ -682,6 +737,62 @@ impl<'a> Builder<'a> {
                 port: port_of_children,
                 bus_depth: p.bus_depth + 1,
             });
+        }
+    }
+
+    /// Whether a platform function goes into the list box just before it (or turns the box
+    /// just before it into a list): both are platform functions without anything below them,
+    /// on the same bus.
+    fn joins_list(&self, p: &Pending, f: &Function, kind: NodeKind) -> bool {
+        if !self.options.group_platform_functions
+            || !is_platform(kind, f)
+            || !self.m.children(p.f).is_empty()
+            || self.has_private_link(p.f)
+        {
+            return false;
+        }
+        let Some(prev) = self
+            .nodes
+            .get(p.parent.index())
+            .and_then(|n| n.children.last())
+            .and_then(|&c| self.nodes.get(c.index()))
+        else {
+            return false;
+        };
+        if prev.parent_port != p.port || !prev.children.is_empty() || !prev.ports.is_empty() {
+            return false;
+        }
+        match prev.kind {
+            NodeKind::Group => true,
+            NodeKind::Endpoint(_) => prev.function.is_some_and(|f0| {
+                self.m.function(f0).is_some_and(|x| {
+                    is_platform(prev.kind, x)
+                        && self.m.children(f0).is_empty()
+                        && !self.has_private_link(f0)
+                })
+            }),
+            _ => false,
+        }
+    }
+
+    fn has_private_link(&self, f: FunctionId) -> bool {
+        self.m
+            .links()
+            .iter()
+            .any(|l| l.a == LinkEnd::Function(f) || l.b == LinkEnd::Function(f))
+    }
+
+    /// The line of a function in a list box: `00:04.0 DMA Channel 0`.
+    fn member_line(&self, id: FunctionId, f: &Function) -> Line {
+        let mut name = device_title(f, self.names);
+        if let Some(d) = &f.driver {
+            name.push_str(&format!(" ({d})"));
+        }
+        Line {
+            text: format!("{} {name}", short_bdf(f.bdf)),
+            style: LineStyle::Normal,
+            member: Some((id, self.tooltip(id, f))),
+            on_route: false,
         }
     }
 
@@ -760,6 +871,12 @@ impl<'a> Builder<'a> {
                     },
                     LineStyle::Normal,
                 ));
+                if f.acs.redirect() == Some(true) {
+                    lines.push(Line::new(
+                        "ACS redirect on (upstream port)",
+                        LineStyle::Note,
+                    ));
+                }
                 if self.m.switches_collapsed() {
                     lines.push(Line::new(bdf, LineStyle::Mono));
                     lines.push(Line::new("ports not in the source", LineStyle::Note));
@@ -781,9 +898,12 @@ impl<'a> Builder<'a> {
                     None if inferred => lines.push(Line::new("port type unknown", LineStyle::Note)),
                     None => {}
                 }
+                if f.acs.redirect() == Some(true) {
+                    lines.push(Line::new("ACS redirect on", LineStyle::Note));
+                }
                 (device_title(f, names), lines)
             }
-            NodeKind::Endpoint(_) | NodeKind::HostBridge(_) => {
+            NodeKind::Endpoint(_) | NodeKind::HostBridge(_) | NodeKind::Group => {
                 let title = device_title(f, names);
                 match vendor_and_class(f, names) {
                     // The title is the class name already: say only the vendor.
@@ -1002,6 +1122,21 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Whether a function is platform plumbing rather than a device people share memory with:
+/// host bridge functions, system peripherals, and other classes that are neither GPUs, network,
+/// storage, accelerators nor fabric switches; never a function with p2pmem, SR-IOV or a VF.
+fn is_platform(kind: NodeKind, f: &Function) -> bool {
+    matches!(
+        kind,
+        NodeKind::Endpoint(
+            DeviceClass::Other | DeviceClass::Unknown | DeviceClass::HostBridgeFunction
+        )
+    ) && f.p2pmem.is_none()
+        && f.physfn.is_none()
+        && f.sriov_numvfs.is_none_or(|n| n == 0)
+        && f.listed
+}
+
 /// `fn_0000_34_00_0`.
 fn function_key(f: &Function) -> String {
     format!(
@@ -1022,6 +1157,12 @@ fn role_text(role: Role) -> &'static str {
 fn mark(g: &mut MachineGraph, h: &Highlight) {
     for node in &mut g.nodes {
         let mut on = node.function.is_some_and(|f| h.contains_function(f));
+        for line in &mut node.lines {
+            if let Some((f, _)) = &line.member {
+                line.on_route = h.contains_function(*f);
+                on |= line.on_route;
+            }
+        }
         for port in &mut node.ports {
             port.on_route = h.contains_function(port.function);
             on |= port.on_route;
@@ -1030,7 +1171,11 @@ fn mark(g: &mut MachineGraph, h: &Highlight) {
             on |= h.host_bridges().contains(&hb);
         }
         node.on_route = on;
-        node.role = node.function.and_then(|f| h.role_of(f));
+        node.role = if node.kind == NodeKind::Group {
+            None
+        } else {
+            node.function.and_then(|f| h.role_of(f))
+        };
         if let Some(role) = node.role {
             node.lines
                 .push(Line::new(role_text(role), LineStyle::Route));
@@ -1046,7 +1191,14 @@ fn mark(g: &mut MachineGraph, h: &Highlight) {
         }
     }
     for e in &mut g.edges {
-        e.on_route = h.crosses_uplink(e.head);
+        let members = g
+            .nodes
+            .get(e.child.index())
+            .map_or(&[][..], |n| n.lines.as_slice());
+        e.on_route = h.crosses_uplink(e.head)
+            || members
+                .iter()
+                .any(|l| l.member.as_ref().is_some_and(|m| h.crosses_uplink(m.0)));
     }
     for p in &mut g.private_links {
         p.on_route = h.uses_private_link(p.index);

@@ -17,7 +17,8 @@ pub fn short_vendor(name: &str) -> String {
         }
     }
     let mut s = name.trim();
-    const SUFFIXES: [&str; 12] = [
+    const SUFFIXES: [&str; 13] = [
+        " and subsidiaries",
         ", Inc.",
         " Inc.",
         " Inc",
@@ -149,6 +150,7 @@ mod tests {
         assert_eq!(short_vendor("Intel Corporation"), "Intel");
         assert_eq!(short_vendor("Red Hat, Inc."), "Red Hat");
         assert_eq!(short_vendor("Inc."), "Inc.");
+        assert_eq!(short_vendor("Broadcom Inc. and subsidiaries"), "Broadcom");
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct TextPlace {
     pub size: f32,
     /// How the graph set it.
     pub style: LineStyle,
+    /// Index of the graph's line it shows (`None` for the title).
+    pub line: Option<usize>,
     /// Left of the text.
     pub x: f32,
     /// Baseline.
@@ -276,11 +278,12 @@ pub fn layout(g: &MachineGraph) -> Layout {
                 face: Face::SansBold,
                 size: TITLE_SIZE,
                 style: LineStyle::Normal,
+                line: None,
                 x: PAD_X,
                 y: y - 4.0,
             });
         }
-        for l in &node.lines {
+        for (k, l) in node.lines.iter().enumerate() {
             let (face, size) = face_of(l.style);
             y += LINE_LEAD;
             t.push(TextPlace {
@@ -288,6 +291,7 @@ pub fn layout(g: &MachineGraph) -> Layout {
                 face,
                 size,
                 style: l.style,
+                line: Some(k),
                 x: PAD_X,
                 y: y - 3.5,
             });

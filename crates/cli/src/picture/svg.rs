@@ -152,6 +152,7 @@ text {{ fill: #1f2933; }}
 .accelerator rect.head {{ fill: #e3f8f5; }}
 .fabric-switch rect.box {{ fill: #eef8df; stroke: #4d8a0f; fill-opacity: 1; }}
 .fabric-switch rect.head {{ fill: #eef8df; }}
+.group rect.box {{ fill: #f7f8fa; stroke: #9aa5b1; }}
 .host-function rect.box {{ fill: #eef2f6; stroke: #7b8794; fill-opacity: 1; }}
 .host-function rect.head {{ fill: #eef2f6; }}
 .unknown rect.box {{ stroke-dasharray: 4 2; }}
@@ -307,6 +308,7 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
                 let name = node.lines.first().map_or("", |l| l.text.as_str());
                 let _ = write!(data, r#" data-host-bridge="{}""#, xml_escape(name));
             }
+            NodeKind::Group => {}
             _ => {
                 if let Some(f) = node.function {
                     let bdf = g.bdf_of(f).map_or_else(String::new, |b| b.to_string());
@@ -345,8 +347,28 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
                 b.header_h - 1.2
             );
         }
-        for (k, t) in b.text.iter().enumerate() {
-            let class = if k < title_lines(b) {
+        for t in &b.text {
+            let member = t
+                .line
+                .and_then(|k| node.lines.get(k))
+                .and_then(|l| l.member.as_ref().map(|m| (m, l.on_route)));
+            if let Some(((f, tip), on)) = member {
+                let bdf = g.bdf_of(*f).map_or_else(String::new, |b| b.to_string());
+                let _ = writeln!(
+                    out,
+                    r#"<g class="member{}" data-bdf="{}" data-fn="{}"><title>{}</title><text class="{}" x="{:.1}" y="{:.1}">{}</text></g>"#,
+                    route_class(on),
+                    xml_escape(&bdf),
+                    f.0,
+                    xml_escape(tip),
+                    if on { "r" } else { "l" },
+                    t.x,
+                    t.y,
+                    xml_escape(&t.text)
+                );
+                continue;
+            }
+            let class = if t.line.is_none() {
                 "t"
             } else {
                 match t.style {
@@ -438,13 +460,6 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
             }
         }
     }
-}
-
-fn title_lines(b: &super::layout::BoxPlace) -> usize {
-    b.text
-        .iter()
-        .take_while(|t| t.face == Face::SansBold && t.size > super::layout::LINE_SIZE)
-        .count()
 }
 
 /// The full address of a port, falling back to its short label.
@@ -636,6 +651,9 @@ fn legend_items(g: &MachineGraph, refused: bool) -> Vec<LegendItem> {
             push(Swatch::Box(c.as_str()), c.legend());
         }
     }
+    if has(&|k| k == NodeKind::Group) {
+        push(Swatch::Box("group"), "platform functions, one a line");
+    }
     if g.nodes.iter().any(|n| !n.ports.is_empty()) {
         push(Swatch::Pin(false), "root / downstream port");
     }
@@ -702,7 +720,7 @@ fn legend(items: &[LegendItem], total_w: f32, accent: &str) -> (String, f32) {
                 let _ = write!(
                     out,
                     r#"<g class="node {class}{}"><rect class="box" x="{x:.1}" y="{:.1}" width="30" height="14" rx="3"/></g>"#,
-                    if matches!(*class, "host-bridge" | "switch" | "bridge") {
+                    if matches!(*class, "host-bridge" | "switch" | "bridge" | "group") {
                         ""
                     } else {
                         " endpoint"
