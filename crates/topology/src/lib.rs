@@ -15,7 +15,9 @@
 //!   nvidia-smi class.
 //! - [`report`]: one pair's verdict, quality and reasons together ([`Machine::pair_report`]).
 //! - [`fabric`]: `impl dmabuf_negotiate::Fabric for Machine`.
-//! - [`load`]: the sysfs loader over a live root, a folder or an archive.
+//! - [`load`]: the loaders — sysfs (a live root, a folder or an archive), hwloc XML, NCCL
+//!   topology XML and the project's TOML (`docs/machine-format.md`), with one entry point
+//!   ([`load::open`]) that recognises the format — and the TOML writer ([`load::to_toml`]).
 //! - [`synth`]: generated machines for tests and benchmarks.
 //!
 //! ```no_run

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency};
+use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency, Trust};
 
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkStatus, P2pMem, PortType};
 use crate::whitelist::Whitelist;
@@ -142,10 +142,20 @@ pub struct Function {
     pub current_link: LinkStatus,
     /// Maximum link state.
     pub max_link: LinkStatus,
+    /// Bandwidth of the current link after line encoding, one direction, when the source gives
+    /// only that and not the lane rate and width (hwloc XML's `pci_link_speed`: Gen3 x16 and
+    /// Gen4 x8 give the same figure, so neither can be recovered). `None` when unknown or when
+    /// [`current_link`](Self::current_link) says it; see [`Function::current_bandwidth`].
+    pub link_bandwidth: Option<Bandwidth>,
     /// Peer-to-peer memory published through p2pdma.
     pub p2pmem: Option<P2pMem>,
     /// Bound driver name.
     pub driver: Option<String>,
+    /// Whom an importer acting for this function speaks for, when the machine says: a function
+    /// bound to `vfio-pci` is assigned through VFIO, so its importers are trusted with physical
+    /// addresses ([`Trust::Vfio`]). `None` when nothing says; a scenario must then state it, and
+    /// an importer that does not is untrusted.
+    pub trust: Option<Trust>,
     /// BARs and other resources with a non-empty range.
     pub bars: Vec<Bar>,
     /// OS device names attached to the function (`nvme0`, `nvme0n1`, `eth0`, `mlx5_0`, ...).
@@ -179,8 +189,10 @@ impl Function {
             local_cpulist: None,
             current_link: LinkStatus::default(),
             max_link: LinkStatus::default(),
+            link_bandwidth: None,
             p2pmem: None,
             driver: None,
+            trust: None,
             bars: Vec::new(),
             os_devices: Vec::new(),
             fabric_switch: false,
@@ -201,6 +213,15 @@ impl Function {
                         | PortType::PciToPcieBridge
                 )
             )
+    }
+
+    /// Bandwidth of the current link after line encoding, one direction: from the lane rate and
+    /// width when both are known, else [`link_bandwidth`](Self::link_bandwidth).
+    pub fn current_bandwidth(&self) -> Option<Bandwidth> {
+        self.current_link
+            .bandwidth_mb_s()
+            .map(Bandwidth)
+            .or(self.link_bandwidth)
     }
 
     /// Whether this is an SR-IOV virtual function.
@@ -592,6 +613,25 @@ pub struct Machine {
     pub(crate) topo: crate::p2pdma::Topo,
     pub(crate) private: crate::fabric::PrivateRoutes,
 }
+
+/// Two machines are equal when they hold the same model: functions (in the same order, so with
+/// the same [`FunctionId`]s), host bridges, CPU, private fabrics and links, the
+/// switches-collapsed and IOMMU-groups-known flags, and the whitelist. What is precomputed from
+/// these is not compared (it follows from them).
+impl PartialEq for Machine {
+    fn eq(&self, other: &Self) -> bool {
+        self.functions == other.functions
+            && self.host_bridges == other.host_bridges
+            && self.cpu == other.cpu
+            && self.fabrics == other.fabrics
+            && self.links == other.links
+            && self.switches_collapsed == other.switches_collapsed
+            && self.iommu_groups_known == other.iommu_groups_known
+            && self.whitelist == other.whitelist
+    }
+}
+
+impl Eq for Machine {}
 
 impl Machine {
     /// A new builder.

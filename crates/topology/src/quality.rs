@@ -6,7 +6,9 @@
 //! × encoding ÷ 8, with 8b/10b for 2.5 and 5 GT/s, 128b/130b for 8 to 32 GT/s and 242/256 from
 //! 64 GT/s (Gen3 x16 = 15.75 GB/s, Gen4 x16 = 31.5 GB/s). It is neither NCCL's figure (Gen4
 //! x16 = 24 GB/s) nor UCX's after TLP overhead (≈ 28.2 GB/s). The current (negotiated) link
-//! state is used, not the maximum.
+//! state is used, not the maximum; when a source gives only the bandwidth (hwloc XML), that
+//! bandwidth ([`Function::link_bandwidth`](crate::Function::link_bandwidth)), which is the same
+//! figure.
 //!
 //! A path crosses, for each function on it below the point where the traffic turns, the link
 //! from that function to its parent:
@@ -177,14 +179,12 @@ pub(crate) fn compute_units_and_uplinks(m: &Machine, t: &mut Topo) {
                 | PortType::RcEventCollector,
             ) => UPLINK_INTERNAL,
             Some(_) => src
-                .current_link
-                .bandwidth_mb_s()
-                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+                .current_bandwidth()
+                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
             None if src.is_pcie == Some(false) => UPLINK_UNKNOWN,
             None => src
-                .current_link
-                .bandwidth_mb_s()
-                .map_or(UPLINK_UNKNOWN, |b| b.min(UPLINK_UNKNOWN - 1)),
+                .current_bandwidth()
+                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
         };
     }
 }

@@ -1,18 +1,40 @@
 //! Loaders: sources turned into a [`crate::Machine`] through the
-//! [`MachineBuilder`](crate::MachineBuilder).
+//! [`MachineBuilder`](crate::MachineBuilder). Nothing past a loader knows which source a machine
+//! came from.
 //!
 //! - [`sysfs`]: a live root (`/`), a snapshot folder, or a `.tar`/`.tar.gz`/`.tar.bz2` archive
 //!   with one top folder holding `sys/` and `proc/` ([`load_sysfs`] picks by what the path is).
+//! - [`hwloc`]: hwloc XML (`lstopo --of xml`), [`load_hwloc_xml`].
+//! - [`nccl`]: NCCL topology XML (`NCCL_TOPO_DUMP_FILE`), [`load_nccl_xml`].
+//! - [`toml`]: the project's own machine description, [`load_toml`]; [`to_toml`] writes any
+//!   machine in it.
+//! - [`load`] takes any of them, recognising the format from the path and the contents
+//!   ([`Format::detect`]), or as told ([`load_as`]).
 //!
-//! Errors name the file (for archives: `archive:top/path`) and what was expected.
+//! Errors name the file (for archives: `archive:top/path`) and what was expected; for the text
+//! formats also the line and column.
 
+pub mod hwloc;
+pub mod nccl;
 pub mod source;
 pub mod sysfs;
+pub mod toml;
+pub mod toml_writer;
 
+mod cpuset;
+mod links;
+mod xml;
+
+use std::fmt;
+use std::io::Read as _;
 use std::path::Path;
 
+pub use self::toml::{load_toml, parse_toml};
+pub use hwloc::{load_hwloc_xml, parse_hwloc_xml, parse_hwloc_xml_with_warnings};
+pub use nccl::{load_nccl_xml, parse_nccl_xml, parse_nccl_xml_with_warnings};
 pub use source::{ArchiveSource, DirSource, EntryKind, Source};
 pub use sysfs::load_from_source;
+pub use toml_writer::to_toml;
 
 use crate::machine::{BuildError, Machine};
 
@@ -37,6 +59,32 @@ pub enum LoadError {
         expected: String,
         /// What was there (quoted, shortened).
         found: String,
+    },
+    /// A file's contents are not what the format requires, at a known place in it.
+    #[error("{path}:{line}:{column}: expected {expected}, found {found}")]
+    MalformedAt {
+        /// The file.
+        path: String,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1, in characters.
+        column: usize,
+        /// What was expected.
+        expected: String,
+        /// What was there (quoted, shortened).
+        found: String,
+    },
+    /// A parser rejected the file at a known place; its message says what it expected.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1, in characters.
+        column: usize,
+        /// The parser's message.
+        message: String,
     },
     /// A required file or folder is missing.
     #[error("{path}: missing; expected {expected}")]
@@ -71,6 +119,35 @@ pub enum LoadError {
     },
 }
 
+/// The most host bridges a loaded file may describe. Real machines have a few dozen; the P2P
+/// tables grow with the square of the number, so a file (hand-written or hostile) asking for
+/// more is refused rather than exhausting memory.
+pub const MAX_HOST_BRIDGES: usize = 4096;
+
+/// Something a loader left out of the machine, or could not represent as the file says it,
+/// with where it is in the file. Loading still succeeds; the CLI shows these.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct LoadWarning {
+    /// The file.
+    pub path: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1, in characters.
+    pub column: usize,
+    /// What was left out, and why.
+    pub message: String,
+}
+
+impl fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
 /// Loads a sysfs tree from a folder (the live root `/`, or an extracted snapshot) or from an
 /// archive file (`.tar`, `.tar.gz`, `.tar.bz2`, recognised by content).
 pub fn load_sysfs(path: impl AsRef<Path>) -> Result<Machine, LoadError> {
@@ -89,6 +166,207 @@ pub fn load_sysfs(path: impl AsRef<Path>) -> Result<Machine, LoadError> {
 /// Loads the running machine (`/`).
 pub fn load_live() -> Result<Machine, LoadError> {
     load_from_source(&DirSource::new("/"))
+}
+
+/// The kinds of source a machine can be loaded from.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Format {
+    /// A sysfs tree: a folder holding `sys/` (the live root, an extracted snapshot), or a
+    /// `.tar`, `.tar.gz` or `.tar.bz2` archive of one.
+    Sysfs,
+    /// hwloc XML (`lstopo --of xml`).
+    HwlocXml,
+    /// NCCL topology XML (`<system version="1">`).
+    NcclXml,
+    /// The project's TOML machine description.
+    Toml,
+}
+
+impl Format {
+    /// All formats.
+    pub const ALL: [Format; 4] = [
+        Format::Sysfs,
+        Format::HwlocXml,
+        Format::NcclXml,
+        Format::Toml,
+    ];
+
+    /// `sysfs`, `hwloc`, `nccl` or `toml`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Sysfs => "sysfs",
+            Format::HwlocXml => "hwloc",
+            Format::NcclXml => "nccl",
+            Format::Toml => "toml",
+        }
+    }
+
+    /// The format named `sysfs`, `hwloc`, `nccl` or `toml`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Recognises the format of a path: a folder is a sysfs tree; a file starting with a
+    /// gzip, bzip2 or tar header is a sysfs archive; an XML file is hwloc's if its root
+    /// element is `<topology>`, NCCL's if it is `<system>`; anything else is TOML.
+    pub fn detect(path: impl AsRef<Path>) -> Result<Format, LoadError> {
+        let path = path.as_ref();
+        let io = |e| LoadError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        if std::fs::metadata(path).map_err(io)?.is_dir() {
+            return Ok(Format::Sysfs);
+        }
+        let mut head = Vec::with_capacity(4096);
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(4096)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        Ok(Format::detect_bytes(&head))
+    }
+
+    /// Recognises the format from the first bytes of a file (see [`Format::detect`]).
+    pub fn detect_bytes(head: &[u8]) -> Format {
+        let is_tar = head.get(257..262) == Some(b"ustar".as_slice());
+        if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"BZh") || is_tar {
+            return Format::Sysfs;
+        }
+        match first_element(head) {
+            Some(name) if name == "topology" => Format::HwlocXml,
+            Some(name) if name == "system" => Format::NcclXml,
+            _ => Format::Toml,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name of the first element of an XML text, skipping the declaration, comments and the
+/// document type; `None` if the text does not start like XML.
+fn first_element(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let mut t = text.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        let rest = t.strip_prefix('<')?;
+        if let Some(r) = rest.strip_prefix("!--") {
+            t = r.split_once("-->")?.1.trim_start();
+        } else if rest.starts_with('?') || rest.starts_with('!') {
+            t = rest.split_once('>')?.1.trim_start();
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+                .collect();
+            return (!name.is_empty()).then_some(name);
+        }
+    }
+}
+
+/// A loaded machine, the format it was read as, and what the loader left out.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The machine.
+    pub machine: Machine,
+    /// The format it was read as.
+    pub format: Format,
+    /// What the loader left out or could not represent (see [`LoadWarning`]).
+    pub warnings: Vec<LoadWarning>,
+}
+
+/// The single entry point for any source: loads `path` as `format`, or as the format
+/// [`Format::detect`] recognises when `format` is `None`, with the loader's warnings.
+pub fn open(path: impl AsRef<Path>, format: Option<Format>) -> Result<Loaded, LoadError> {
+    let path = path.as_ref();
+    let format = match format {
+        Some(f) => f,
+        None => Format::detect(path)?,
+    };
+    let (machine, warnings) = match format {
+        Format::Sysfs => (load_sysfs(path)?, Vec::new()),
+        Format::HwlocXml => {
+            let text = read_text(path)?;
+            parse_hwloc_xml_with_warnings(&path.display().to_string(), &text)?
+        }
+        Format::NcclXml => {
+            let text = read_text(path)?;
+            parse_nccl_xml_with_warnings(&path.display().to_string(), &text)?
+        }
+        Format::Toml => (load_toml(path)?, Vec::new()),
+    };
+    Ok(Loaded {
+        machine,
+        format,
+        warnings,
+    })
+}
+
+/// Loads a machine from any source, recognising its [`Format`] ([`Format::detect`]); warnings
+/// are dropped (use [`open`] to see them).
+pub fn load(path: impl AsRef<Path>) -> Result<Machine, LoadError> {
+    open(path, None).map(|l| l.machine)
+}
+
+/// Loads a machine from a source of a given format; warnings are dropped (use [`open`] to see
+/// them).
+pub fn load_as(path: impl AsRef<Path>, format: Format) -> Result<Machine, LoadError> {
+    open(path, Some(format)).map(|l| l.machine)
+}
+
+/// Reads a machine from text in one of the text formats (hwloc XML, NCCL XML, TOML; e.g. from
+/// standard input); `name` names it in errors. A sysfs tree is not text: it is an error.
+pub fn parse_as(name: &str, text: &str, format: Format) -> Result<Machine, LoadError> {
+    match format {
+        Format::Sysfs => Err(LoadError::Malformed {
+            path: name.to_owned(),
+            expected: "a folder or an archive for a sysfs tree".into(),
+            found: "text".into(),
+        }),
+        Format::HwlocXml => parse_hwloc_xml(name, text),
+        Format::NcclXml => parse_nccl_xml(name, text),
+        Format::Toml => parse_toml(name, text),
+    }
+}
+
+/// Reads a text file whole: an I/O error names the file, and bytes that are not UTF-8 are an
+/// error at their line and column.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let text = String::from_utf8_lossy(&bytes[..good]);
+        let (line, column) = line_column(&text, good);
+        LoadError::MalformedAt {
+            path: path.display().to_string(),
+            line,
+            column,
+            expected: "UTF-8 text".into(),
+            found: format!("the byte {:#04x}", bytes.get(good).copied().unwrap_or(0)),
+        }
+    })
+}
+
+/// Line and column (both from 1; the column in characters) of byte offset `pos` in `text`. An
+/// offset past the end is the position just after the last character.
+pub(crate) fn line_column(text: &str, pos: usize) -> (usize, usize) {
+    let mut pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &text[..pos];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 /// Shortens a value for an error message.

@@ -25,6 +25,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use dmabuf_negotiate::Trust;
+
+use super::cpuset::kernel_mask_to_list;
 use super::source::{EntryKind, Source};
 use super::{LoadError, quote};
 use crate::machine::{
@@ -453,7 +456,7 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
     f.local_cpulist = match a.text("local_cpulist")? {
         Some(t) => Some(t),
         None => match a.text("local_cpus")? {
-            Some(mask) => Some(mask_to_list(&mask).ok_or_else(|| {
+            Some(mask) => Some(kernel_mask_to_list(&mask).ok_or_else(|| {
                 a.malformed("local_cpus", "a CPU mask such as 00000000,0000ffff", &mask)
             })?),
             None => None,
@@ -507,6 +510,9 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
         })
     };
     f.driver = link_name("driver")?;
+    if f.driver.as_deref() == Some("vfio-pci") {
+        f.trust = Some(Trust::Vfio);
+    }
     if let Some(g) = link_name("iommu_group")? {
         f.iommu_group = Some(g.parse().map_err(|_| {
             a.malformed(
@@ -575,39 +581,6 @@ fn parse_resource(t: &str) -> Option<Vec<Bar>> {
         }
     }
     Some(bars)
-}
-
-fn mask_to_list(mask: &str) -> Option<String> {
-    let words: Vec<&str> = mask.trim().split(',').collect();
-    let mut cpus = Vec::new();
-    for (i, w) in words.iter().rev().enumerate() {
-        if w.is_empty() || w.len() > 8 || !w.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let v = u32::from_str_radix(w, 16).ok()?;
-        for bit in 0..32 {
-            if v & (1 << bit) != 0 {
-                cpus.push(i * 32 + bit);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let start = cpus[i];
-        let mut end = start;
-        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
-            i += 1;
-            end = cpus[i];
-        }
-        out.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
-    }
-    Some(out.join(","))
 }
 
 /// What the configuration space says.
@@ -747,12 +720,15 @@ mod tests {
 
     #[test]
     fn masks_become_lists() {
-        assert_eq!(mask_to_list("00000000,0000ffff").as_deref(), Some("0-15"));
         assert_eq!(
-            mask_to_list("00000005,00000001").as_deref(),
+            kernel_mask_to_list("00000000,0000ffff").as_deref(),
+            Some("0-15")
+        );
+        assert_eq!(
+            kernel_mask_to_list("00000005,00000001").as_deref(),
             Some("0,32,34")
         );
-        assert_eq!(mask_to_list("xyz"), None);
+        assert_eq!(kernel_mask_to_list("xyz"), None);
     }
 
     #[test]
