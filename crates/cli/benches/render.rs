@@ -1,8 +1,10 @@
 //! Pictures of machines: building the graph, writing DOT, and laying out and writing SVG.
 //!
-//! Machines: the DGX-2-like machine built by hand (108 functions, 5 host bridges, 16 GPUs
-//! under two levels of switches, 12 NVSwitches, 102 NVLink bundles) and the small one (11
-//! functions).
+//! Machines: the real DGX-2 (`hwloc-xml/nvidiaDGX2.xml`: 84 functions, 16 GPUs under two
+//! levels of switches, 12 NVSwitches, 96 NVLink bundles) and the 8×A100 NCCL dump
+//! (`nccl/topo_8A100_4CX6.xml`) from the shared fixtures (`$DMABUF_IC_FIXTURES` or
+//! `../shared/fixtures`; skipped when absent), the DGX-2-like machine built by hand (108
+//! functions, 102 NVLink bundles) and a small one (11 functions).
 
 #[path = "../tests/common/machines.rs"]
 mod machines;
@@ -34,7 +36,29 @@ fn bench_machine(c: &mut Criterion, name: &str, m: &Machine) {
     });
 }
 
+fn fixtures() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("DMABUF_IC_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
+    dir.is_dir().then_some(dir)
+}
+
 fn pictures(c: &mut Criterion) {
+    if let Some(dir) = fixtures() {
+        for (name, file) in [
+            ("dgx2_hwloc", "hwloc-xml/nvidiaDGX2.xml"),
+            ("a100x8_nccl", "nccl/topo_8A100_4CX6.xml"),
+        ] {
+            match pci_topology::load::load(dir.join(file)) {
+                Ok(m) => bench_machine(c, name, &m),
+                Err(e) => eprintln!("skipping {name}: {e}"),
+            }
+        }
+    } else {
+        eprintln!("fixtures not found: benchmarking the hand-built machines only");
+    }
     let dgx2 = machines::dgx2_like();
     bench_machine(c, "dgx2_like", &dgx2);
     let gpus: Vec<_> = dgx2

@@ -281,6 +281,38 @@ fn every_sysfs_fixture() {
     }
 }
 
+#[test]
+fn every_hwloc_xml_and_nccl_fixture() {
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
+    let mut files = common::files_with_suffix(&dir.join("hwloc-xml"), ".xml");
+    files.extend(common::files_with_suffix(&dir.join("nccl"), ".xml"));
+    assert!(files.len() >= 9, "fixtures found: {files:?}");
+    for path in files {
+        let name = file_name(&path);
+        let m = pci_topology::load::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_machine(&name, &m);
+        if name == "nvidiaDGX2.xml" || name.starts_with("topo_8A100") {
+            // Every NVLink is drawn, and a route between two GPUs over it is marked.
+            let g = MachineGraph::new(&m, &PciIds, &GraphOptions::default(), None);
+            assert!(g.private_links.len() >= 48, "{name}: NVLinks");
+            let gpus: Vec<FunctionId> = m
+                .function_ids()
+                .filter(|&f| m.function(f).unwrap().class.is_some_and(|c| c.base() == 3))
+                .collect();
+            let (a, b) = (gpus[0], gpus[1]);
+            let fabric = m
+                .links()
+                .iter()
+                .find_map(|l| (l.a == pci_topology::LinkEnd::Function(a)).then_some(l.fabric));
+            let h = Highlight::private(&m, fabric.unwrap(), a, b).unwrap();
+            let facts = read_svg(&svg::machine(&m, &PciIds, Some(&h)));
+            assert!(!facts.route_links.is_empty(), "{name}: NVLink route marked");
+        }
+    }
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }

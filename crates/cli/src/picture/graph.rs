@@ -401,7 +401,7 @@ pub struct MachineGraph {
     pub edges: Vec<Edge>,
     /// The private links.
     pub private_links: Vec<PrivateEdge>,
-    /// The host bridge boxes, by NUMA node then in the machine's order.
+    /// The host bridge boxes, by NUMA node (unknown last) then by address.
     pub roots: Vec<NodeId>,
     /// The highlighted route, if any.
     pub route: Option<RouteSummary>,
@@ -494,7 +494,8 @@ impl<'a> Builder<'a> {
                     .iter()
                     .find_map(|&f| m.function(f).and_then(|f| f.numa_node))
             });
-            (numa.is_none(), numa, h)
+            let hb = m.host_bridge(h).map(|hb| (hb.domain, hb.root_bus));
+            (numa.is_none(), numa, hb, h)
         });
         let mut roots = Vec::new();
         for h in hbs {
@@ -696,7 +697,7 @@ impl<'a> Builder<'a> {
             }
             Place::Own(kind, inferred) => {
                 let depth = self.nodes.get(p.parent.index()).map_or(0, |n| n.depth + 1);
-                let (title, lines) = self.text(f, kind, inferred);
+                let (title, lines) = self.text(p.f, f, kind, inferred);
                 let id = self.push_node(Node {
                     kind,
                     key: function_key(f),
@@ -775,6 +776,18 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Whether a function has an NVLink.
+    fn on_nvlink(&self, f: FunctionId) -> bool {
+        self.m.links().iter().any(|l| {
+            (l.a == LinkEnd::Function(f) || l.b == LinkEnd::Function(f))
+                && self
+                    .m
+                    .fabrics()
+                    .get(l.fabric.0 as usize)
+                    .is_some_and(|x| x.kind == LinkKind::NvLink)
+        })
+    }
+
     fn has_private_link(&self, f: FunctionId) -> bool {
         self.m
             .links()
@@ -826,17 +839,20 @@ impl<'a> Builder<'a> {
         {
             (EdgeKind::Internal, None, None)
         } else {
-            let own = f.current_link;
-            let link = if own.is_unknown() {
+            // The lower function's link; when it says nothing, the port's (the same link).
+            let known =
+                |x: &Function| !x.current_link.is_unknown() || x.current_bandwidth().is_some();
+            let src = if known(f) {
+                f
+            } else {
                 port_fn
                     .and_then(|pf| m.function(pf))
-                    .map(|pf| pf.current_link)
-                    .unwrap_or(own)
-            } else {
-                own
+                    .filter(|x| known(x))
+                    .unwrap_or(f)
             };
-            match link_text(&link) {
-                Some(t) => (EdgeKind::Link, Some(t), link.bandwidth_mb_s()),
+            let bandwidth = src.current_bandwidth().map(|b| b.0);
+            match link_text(&src.current_link).or_else(|| bandwidth.map(bandwidth_text)) {
+                Some(t) => (EdgeKind::Link, Some(t), bandwidth),
                 None if f.is_pcie == Some(false) => {
                     (EdgeKind::Unknown, Some("PCI".to_owned()), None)
                 }
@@ -856,7 +872,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn text(&self, f: &Function, kind: NodeKind, inferred: bool) -> (String, Vec<Line>) {
+    fn text(
+        &self,
+        id: FunctionId,
+        f: &Function,
+        kind: NodeKind,
+        inferred: bool,
+    ) -> (String, Vec<Line>) {
         let names = self.names;
         let bdf = f.bdf.to_string();
         let mut lines = Vec::new();
@@ -904,7 +926,10 @@ impl<'a> Builder<'a> {
                 (device_title(f, names), lines)
             }
             NodeKind::Endpoint(_) | NodeKind::HostBridge(_) | NodeKind::Group => {
-                let title = device_title(f, names);
+                let mut title = device_title(f, names);
+                if f.fabric_switch && title == "fabric switch" && self.on_nvlink(id) {
+                    title = "NVSwitch".to_owned();
+                }
                 match vendor_and_class(f, names) {
                     // The title is the class name already: say only the vendor.
                     Some(vc) if vc.ends_with(&title) => {
@@ -973,11 +998,15 @@ impl<'a> Builder<'a> {
         }
         if let Some(l) = link_text(&f.current_link) {
             let bw = f
-                .current_link
-                .bandwidth_mb_s()
-                .map_or_else(String::new, |b| format!(", {}", bandwidth_text(b)));
+                .current_bandwidth()
+                .map_or_else(String::new, |b| format!(", {}", bandwidth_text(b.0)));
             let max = link_text(&f.max_link).map_or_else(String::new, |m| format!(" (max {m})"));
             t.push(format!("link {l}{max}{bw}"));
+        } else if let Some(b) = f.current_bandwidth() {
+            t.push(format!(
+                "link {} (speed and width unknown)",
+                bandwidth_text(b.0)
+            ));
         }
         t.push(format!("ACS redirect: {}", f.acs.redirect_state()));
         if let Some(g) = f.iommu_group {

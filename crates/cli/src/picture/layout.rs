@@ -45,7 +45,10 @@ const PAD_X: f32 = 8.0;
 const PAD_Y: f32 = 6.0;
 const MIN_BOX_W: f32 = 120.0;
 const MAX_BOX_W: f32 = 250.0;
-const COL_GAP: f32 = 124.0;
+const MIN_COL_GAP: f32 = 48.0;
+const MAX_COL_GAP: f32 = 170.0;
+/// Size of port labels, px.
+pub const PORT_SIZE: f32 = 9.0;
 const LEAF_GAP: f32 = 8.0;
 const SUBTREE_GAP: f32 = 16.0;
 const ROOT_GAP: f32 = 26.0;
@@ -255,13 +258,34 @@ pub fn layout(g: &MachineGraph) -> Layout {
             *c = c.max(need);
         }
     }
+    // Gaps after each column: room for the labels of the lines leaving it (the port near the
+    // upper box, the speed near the lower one).
+    let mut gaps = vec![MIN_COL_GAP; max_depth + 1];
+    for e in &g.edges {
+        let Some(parent) = g.node(e.parent) else {
+            continue;
+        };
+        let port = e
+            .port
+            .and_then(|k| parent.ports.get(k))
+            .map_or(0.0, |p| width(&p.label, Face::Mono, PORT_SIZE) + 10.0);
+        let speed = e
+            .text
+            .as_deref()
+            .map_or(0.0, |t| width(t, Face::Sans, LABEL_SIZE) + 10.0);
+        if let Some(gp) = gaps.get_mut(parent.depth as usize) {
+            *gp = gp.max((port + speed + 16.0).min(MAX_COL_GAP));
+        }
+    }
     let mut colx = Vec::with_capacity(colw.len());
     let mut x = MARGIN_LEFT;
-    for w in &colw {
+    let mut last_gap = 0.0;
+    for (w, gap) in colw.iter().zip(&gaps) {
         colx.push(x);
-        x += w + COL_GAP;
+        x += w + gap;
+        last_gap = *gap;
     }
-    let tree_right = x - COL_GAP;
+    let tree_right = x - last_gap;
 
     // Text fitted to the columns, relative to the box's top left; own heights.
     let mut texts: Vec<Vec<TextPlace>> = Vec::with_capacity(n);
