@@ -213,9 +213,69 @@ fn endpoints(m: &Machine) -> Vec<FunctionId> {
     m.endpoints().collect()
 }
 
+/// No two boxes overlap, every line of text fits its box, and every line of the tree runs
+/// from its upper box's right side to its lower box's left side, inside both boxes' rows.
+fn check_layout(name: &str, m: &Machine) {
+    use dmabuf_ic::picture::layout::layout;
+    use dmabuf_ic::picture::text::width;
+    let g = MachineGraph::new(m, &PciIds, &GraphOptions::default(), None);
+    let lay = layout(&g);
+    let rects: Vec<_> = lay.boxes.iter().map(|b| b.rect).collect();
+    // Boxes sorted by left edge, then compared with those that can overlap horizontally.
+    let mut order: Vec<usize> = (0..rects.len()).collect();
+    order.sort_by(|&a, &b| rects[a].x.total_cmp(&rects[b].x));
+    for (i, &a) in order.iter().enumerate() {
+        for &b in &order[i + 1..] {
+            let (ra, rb) = (rects[a], rects[b]);
+            if rb.x >= ra.right() {
+                break;
+            }
+            let apart = ra.bottom() <= rb.y || rb.bottom() <= ra.y;
+            assert!(apart, "{name}: boxes {a} and {b} overlap: {ra:?} {rb:?}");
+        }
+    }
+    for (k, b) in lay.boxes.iter().enumerate() {
+        for t in &b.text {
+            let w = width(&t.text, t.face, t.size);
+            assert!(
+                t.x >= b.rect.x && t.x + w <= b.rect.right() + 0.01,
+                "{name}: text {:?} of box {k} does not fit ({w} px in {:?})",
+                t.text,
+                b.rect
+            );
+            assert!(
+                t.y > b.rect.y && t.y <= b.rect.bottom(),
+                "{name}: text inside vertically"
+            );
+        }
+    }
+    for (e, p) in g.edges.iter().zip(&lay.edges) {
+        let (up, down) = (rects[e.parent.index()], rects[e.child.index()]);
+        assert!(
+            p.x1 == up.right() && p.x2 == down.x && p.x1 < p.x2,
+            "{name}: edge ends"
+        );
+        assert!(
+            p.y >= up.y && p.y <= up.bottom(),
+            "{name}: edge leaves its upper box"
+        );
+        assert!(
+            p.y >= down.y && p.y <= down.bottom(),
+            "{name}: edge enters its lower box"
+        );
+    }
+    for s in &lay.stubs {
+        assert!(
+            s.x1 <= s.x2 + 0.01 || matches!(s.end, dmabuf_ic::picture::graph::PrivateEnd::Cpu(_))
+        );
+    }
+    assert!(lay.width > 0.0 && lay.height >= 0.0);
+}
+
 /// Draws `m` plain and with a route between two of its endpoints (a p2pmem provider first,
 /// when there is one), and checks both pictures.
 fn check_machine(name: &str, m: &Machine) {
+    check_layout(name, m);
     let s = svg::machine(m, &PciIds, None);
     let facts = check_svg_complete(name, m, &s);
     assert!(facts.route_fns.is_empty() && facts.route_edges.is_empty());
