@@ -6,7 +6,7 @@
 //! `../shared/fixtures`; skipped when absent), the DGX-2-like machine built by hand (108
 //! functions, 102 NVLink bundles) and a small one (11 functions).
 
-#[path = "../tests/common/machines.rs"]
+#[path = "../tests/picture_support/machines.rs"]
 mod machines;
 
 use std::hint::black_box;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+mod picture_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -329,10 +329,10 @@ fn has_own_box(m: &Machine, f: FunctionId) -> bool {
 
 #[test]
 fn every_sysfs_fixture() {
-    let Some(dir) = common::fixtures() else {
+    let Some(dir) = picture_support::fixtures() else {
         return;
     };
-    let snapshots = common::sysfs_snapshots(&dir);
+    let snapshots = picture_support::sysfs_snapshots(&dir);
     assert!(snapshots.len() >= 10, "fixtures found: {snapshots:?}");
     for path in snapshots {
         let name = file_name(&path);
@@ -343,11 +343,14 @@ fn every_sysfs_fixture() {
 
 #[test]
 fn every_hwloc_xml_and_nccl_fixture() {
-    let Some(dir) = common::fixtures() else {
+    let Some(dir) = picture_support::fixtures() else {
         return;
     };
-    let mut files = common::files_with_suffix(&dir.join("hwloc-xml"), ".xml");
-    files.extend(common::files_with_suffix(&dir.join("nccl"), ".xml"));
+    let mut files = picture_support::files_with_suffix(&dir.join("hwloc-xml"), ".xml");
+    files.extend(picture_support::files_with_suffix(
+        &dir.join("nccl"),
+        ".xml",
+    ));
     assert!(files.len() >= 9, "fixtures found: {files:?}");
     for path in files {
         let name = file_name(&path);
@@ -380,9 +383,9 @@ fn file_name(p: &Path) -> String {
 #[test]
 fn hand_built_machines() {
     for (name, m) in [
-        ("small", common::machines::small()),
-        ("dgx2-like", common::machines::dgx2_like()),
-        ("power8-like", common::machines::power8_like()),
+        ("small", picture_support::machines::small()),
+        ("dgx2-like", picture_support::machines::dgx2_like()),
+        ("power8-like", picture_support::machines::power8_like()),
     ] {
         check_machine(name, &m);
     }
@@ -433,7 +436,7 @@ fn a_chain_of_five_thousand_bridges() {
 
 #[test]
 fn private_route_through_nvswitches() {
-    let m = common::machines::dgx2_like();
+    let m = picture_support::machines::dgx2_like();
     let gpus: Vec<FunctionId> = m
         .function_ids()
         .filter(|&f| m.function(f).unwrap().class.is_some_and(|c| c.base() == 3))
@@ -462,7 +465,7 @@ fn private_route_through_nvswitches() {
 
 #[test]
 fn routes_of_every_kind() {
-    let m = common::machines::small();
+    let m = picture_support::machines::small();
     let eps = endpoints(&m);
     let (gpu0, nvme, nic) = (eps[0], eps[1], eps[2]);
     let dev = |f: FunctionId| DeviceId(f.0);
@@ -549,7 +552,7 @@ fn an_empty_machine() {
 
 #[test]
 fn dot_snapshot_of_the_small_machine() {
-    let m = common::machines::small();
+    let m = picture_support::machines::small();
     insta::assert_snapshot!("small_machine_dot", dot::machine(&m, &NoNames, None));
     let eps = endpoints(&m);
     let h = Highlight::pci(&m, eps[1], eps[2], false)

@@ -1,4 +1,4 @@
-//! Shared test helpers: where the fixtures are, and machines built by hand.
+//! Helpers of the picture tests: where the fixtures are, and machines built by hand.
 
 #![allow(dead_code, clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
