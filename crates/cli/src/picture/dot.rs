@@ -4,7 +4,9 @@
 //! (`hb_DDDD_BB`); a host bridge and its root ports form a cluster, and so do a switch's
 //! upstream and downstream ports. Lines inside a root complex or a switch are dotted; PCI links
 //! carry their speed and width, and are thicker the faster they are; private links are drawn
-//! without constraining the layout, in their fabric's colour, with their bandwidth. Nodes and
+//! without constraining the layout, in their fabric's colour, with their bandwidth (in the
+//! tooltip only when there are more than 16, as on NVSwitch machines). Children keep the
+//! machine's order (`ordering=out`). Nodes and
 //! edges of the highlighted route carry `class="route"` (which Graphviz copies into its SVG)
 //! and the accent colour. Left to right, as the SVG picture.
 
@@ -18,6 +20,8 @@ use super::names::Names;
 
 const ACCENT: &str = "#e8590c";
 const REFUSED: &str = "#c92a2a";
+/// Private links are labelled on the picture when there are at most this many.
+const PRIVATE_LABELS_UP_TO: usize = 16;
 
 /// The DOT picture of a machine, with `highlight` (built for the same machine) emphasized.
 /// Uses the default [`GraphOptions`].
@@ -118,7 +122,7 @@ pub fn render(g: &MachineGraph) -> String {
     let label = format!("\"{}\\l\"", lines.join("\\l"));
     let _ = writeln!(
         out,
-        "  graph [rankdir=LR, ranksep=0.8, nodesep=0.12, fontname=\"DejaVu Sans\", fontsize=11, labelloc=t, labeljust=l, label={label}];"
+        "  graph [rankdir=LR, ordering=out, ranksep=0.8, nodesep=0.12, fontname=\"DejaVu Sans\", fontsize=11, labelloc=t, labeljust=l, label={label}];"
     );
     out.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"DejaVu Sans\", fontsize=10, fillcolor=\"#ffffff\", color=\"#9aa5b1\"];\n");
     out.push_str(
@@ -211,6 +215,8 @@ pub fn render(g: &MachineGraph) -> String {
                 ))
             );
         }
+        // Many links (NVSwitch fabrics) keep their text in the tooltip only.
+        let labelled = g.private_links.len() <= PRIVATE_LABELS_UP_TO;
         for p in &g.private_links {
             let end = |e: PrivateEnd, f: Option<FunctionId>| match (e, f) {
                 (_, Some(f)) => fn_name(g, f),
@@ -221,13 +227,17 @@ pub fn render(g: &MachineGraph) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {} -> {} [dir=none, constraint=false, style={}, color=\"{}\", fontcolor=\"{}\", label={}, tooltip={}{}];",
+                "  {} -> {} [dir=none, constraint=false, style={}, color=\"{}\", fontcolor=\"{}\", {}tooltip={}{}];",
                 end(p.a, p.a_function),
                 end(p.b, p.b_function),
                 if p.up { "bold" } else { "dashed" },
                 link_colour(&p.kind),
                 link_colour(&p.kind),
-                quote(&p.text),
+                if labelled {
+                    format!("label={}, ", quote(&p.text))
+                } else {
+                    String::new()
+                },
                 quote(&format!("{} ({})", p.text, p.fabric_name)),
                 route_attrs(p.on_route)
             );
