@@ -245,7 +245,6 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
     for (e, p) in g.edges.iter().zip(&lay.edges) {
         let from = e
             .tail
-            .and_then(|f| g.node_of(f).and(Some(f)))
             .map_or_else(String::new, |f| format!(r#" data-from-fn="{}""#, f.0));
         let _ = write!(
             out,
