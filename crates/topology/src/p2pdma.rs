@@ -705,7 +705,9 @@ impl Machine {
         Some(v)
     }
 
-    fn whitelist_lookup(&self, h: HostBridgeId, same: bool) -> WhitelistLookup {
+    /// The host-bridge whitelist lookup for `h`, as `__host_bridge_whitelist()` does it, for
+    /// traffic that stays within that host bridge (`same`) or crosses to another one.
+    pub fn whitelist_lookup(&self, h: HostBridgeId, same: bool) -> WhitelistLookup {
         let info = self
             .topo
             .hb_info

@@ -1,0 +1,182 @@
+//! The command line as clap sees it: global options (machine source, output format, colour)
+//! and one subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::OutputFormat;
+
+const EXAMPLES: &str = "\
+Examples:
+  dmabuf-ic topo                                  the PCI tree of this machine (live /sys)
+  dmabuf-ic matrix                                P2P between its GPUs, NICs, NVMe, accelerators
+  dmabuf-ic matrix --all --format json            every endpoint pair, for tools
+  dmabuf-ic explain 03:00.0 05:00.0               why P2P from 03:00.0's memory to 05:00.0 is
+                                                  allowed or refused, and what would change it
+  dmabuf-ic negotiate examples/negotiate-2-multipath-nic.toml
+  dmabuf-ic --sysfs snapshot.tar.gz topo          a saved sysfs tree (folder or archive)
+
+Exit status: 0 ok, 1 error (bad file, unloadable machine), 2 usage (bad option, unknown
+device), 3 `negotiate` found no common interconnect. See docs/cli.md.";
+
+/// dma-buf interconnect negotiation and PCI peer-to-peer on real machines: which interconnect,
+/// which route, how good, and if refused, why and what would change it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "dmabuf-ic",
+    version,
+    about = "Which interconnect, which route, how good, and if refused, why: dma-buf \
+             negotiation and PCI P2P on real machines",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Where the machine comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Output format: `human` (default), `json` (a stable contract, see docs/json-output.md), or
+    /// `toml` (`topo` only: the machine in the project's description, docs/machine-format.md).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
+    pub format: OutputFormat,
+
+    /// Never colour the output. Colour is used only on a terminal, and never when the
+    /// NO_COLOR environment variable is set.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The machine source options; at most one may be given. Without any, the live machine (`/`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct SourceArgs {
+    /// A sysfs tree: a root folder holding sys/ and proc/ (default: the live `/`), or a
+    /// snapshot archive (.tar, .tar.gz, .tar.bz2 with one top folder).
+    #[arg(long, value_name = "PATH", global = true, conflicts_with_all = ["hwloc", "nccl", "machine"])]
+    pub sysfs: Option<PathBuf>,
+
+    /// An hwloc XML export (`lstopo --of xml`).
+    #[arg(long, value_name = "FILE", global = true, conflicts_with_all = ["nccl", "machine"])]
+    pub hwloc: Option<PathBuf>,
+
+    /// An NCCL topology dump (NCCL_TOPO_DUMP_FILE, `<system version="1">`).
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "machine")]
+    pub nccl: Option<PathBuf>,
+
+    /// A machine described in the project's TOML format.
+    #[arg(long, value_name = "FILE.toml", global = true)]
+    pub machine: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The machine as a tree: host bridges, bridges and functions with names, class, link,
+    /// ACS, IOMMU group, NUMA node, p2pmem and driver; then private links.
+    #[command(after_help = "Examples:
+  dmabuf-ic topo
+  dmabuf-ic --sysfs snapshot.tar.gz topo --format json
+  dmabuf-ic --nccl topo.xml topo --format toml > machine.toml   (edit, then --machine machine.toml)")]
+    Topo(TopoArgs),
+
+    /// P2P between every ordered pair of devices: the kernel's map type and distance, the
+    /// nvidia-smi-style class and the route bandwidth.
+    #[command(
+        after_help = "By default the devices people share memory between: GPUs and displays, NICs,
+InfiniBand, NVMe and storage controllers, accelerators and co-processors, and any p2pmem
+provider (virtual functions only when named, or with --all). Rows are providers (the memory's owner), columns clients (the DMA initiator).
+
+Examples:
+  dmabuf-ic matrix
+  dmabuf-ic matrix 03:00.0 04:00.0 05:00.0
+  dmabuf-ic matrix --all --format json"
+    )]
+    Matrix(MatrixArgs),
+
+    /// Linux's P2PDMA decision for one provider and one client, step by step, and what would
+    /// change it.
+    #[command(
+        after_help = "Devices are bus ids (0000:03:00.0, or 03:00.0 for domain 0) or OS device names
+(nvme0, eth0, mlx5_0) where the source knows them.
+
+Examples:
+  dmabuf-ic explain 0000:03:00.0 0000:05:00.0
+  dmabuf-ic --sysfs snapshot.tar.gz explain 03:00.0 nvme1"
+    )]
+    Explain(ExplainArgs),
+
+    /// One dma-buf negotiation from a scenario file: the chosen interconnect, its route and
+    /// quality, and every candidate with its reason.
+    #[command(
+        after_help = "The scenario format is documented in docs/scenario-format.md; worked examples are in
+examples/ (negotiate-*.toml). A source option on the command line replaces the scenario's machine.
+
+Examples:
+  dmabuf-ic negotiate examples/negotiate-1-vram-same-device.toml
+  dmabuf-ic negotiate examples/negotiate-6-nothing-in-common.toml --format json"
+    )]
+    Negotiate(NegotiateArgs),
+}
+
+/// Options of `topo`.
+#[derive(Args, Debug)]
+pub struct TopoArgs {}
+
+/// Options of `matrix`.
+#[derive(Args, Debug)]
+pub struct MatrixArgs {
+    /// Devices to include (bus ids or OS device names); default: the shared-memory kinds.
+    #[arg(value_name = "DEVICE")]
+    pub devices: Vec<String>,
+
+    /// Every endpoint (every function that is not a PCI bridge), virtual functions included.
+    #[arg(long, conflicts_with = "devices")]
+    pub all: bool,
+}
+
+/// Options of `explain`.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The function that owns the memory (a GPU's VRAM, an NVMe CMB).
+    #[arg(value_name = "PROVIDER")]
+    pub provider: String,
+
+    /// The function that does the DMA.
+    #[arg(value_name = "CLIENT")]
+    pub client: String,
+}
+
+/// Options of `negotiate`.
+#[derive(Args, Debug)]
+pub struct NegotiateArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO.toml")]
+    pub scenario: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sources_exclude_each_other_anywhere_on_the_line() {
+        // Options before and after the subcommand are checked when the source is chosen.
+        let split = Cli::try_parse_from(["dmabuf-ic", "--sysfs", "a", "topo", "--hwloc", "b"]);
+        let split = split.map(|c| crate::source::MachineSource::from_args(&c.source));
+        assert!(matches!(split, Ok(Err(_))));
+        let r = Cli::try_parse_from(["dmabuf-ic", "topo", "--nccl", "a", "--machine", "b"]);
+        assert!(r.is_err());
+        let ok = Cli::try_parse_from(["dmabuf-ic", "matrix", "--sysfs", "a", "--all"]);
+        assert!(ok.is_ok());
+    }
+}

@@ -1,0 +1,145 @@
+//! `dmabuf-ic matrix`: the kernel's P2P verdict, the nvidia-smi class and the route bandwidth
+//! for every ordered pair of chosen devices.
+
+use pci_topology::{CompactVerdict, FunctionId, Machine, MapType, NvClass, PathQuality};
+
+use crate::cli::MatrixArgs;
+use crate::commands::Outcome;
+use crate::error::CliError;
+use crate::kind::Kind;
+use crate::output::OutputFormat;
+use crate::render;
+use crate::resolve;
+use crate::source::MachineSource;
+
+/// How the devices were chosen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Selection {
+    /// The shared-memory kinds (GPUs, NICs, storage, accelerators) and p2pmem providers,
+    /// physical functions only.
+    Default {
+        /// Endpoints of those kinds left out because they are virtual functions.
+        hidden_vfs: usize,
+    },
+    /// Every endpoint (`--all`).
+    All,
+    /// The devices named on the command line.
+    Named,
+}
+
+/// One ordered pair.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    /// The function owning the memory.
+    pub provider: FunctionId,
+    /// The function doing the DMA.
+    pub client: FunctionId,
+    /// The kernel's verdict (unknown ACS taken as off, with the alternative recorded).
+    pub verdict: CompactVerdict,
+    /// The nvidia-smi class.
+    pub class: NvClass,
+    /// The route's quality when the kernel allows the transfer and the pair is not a device
+    /// with itself.
+    pub route: Option<PathQuality>,
+}
+
+/// The answer.
+#[derive(Debug)]
+pub struct Matrix {
+    /// How the devices were chosen.
+    pub selection: Selection,
+    /// Endpoints on the machine (for "n of m" notes).
+    pub endpoints: usize,
+    /// The devices, in row and column order.
+    pub devices: Vec<FunctionId>,
+    /// Every ordered pair, row-major: provider = `devices[i]`, client = `devices[j]`.
+    pub cells: Vec<Cell>,
+}
+
+/// Chooses the devices.
+pub fn select(m: &Machine, args: &MatrixArgs) -> Result<(Vec<FunctionId>, Selection), CliError> {
+    if !args.devices.is_empty() {
+        let mut out: Vec<FunctionId> = Vec::new();
+        for d in &args.devices {
+            let id = resolve::resolve(m, d).map_err(|u| {
+                let e = CliError::usage(u.message());
+                match u.hint() {
+                    Some(h) => e.note(h),
+                    None => e,
+                }
+            })?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        return Ok((out, Selection::Named));
+    }
+    if args.all {
+        return Ok((m.endpoints().collect(), Selection::All));
+    }
+    let mut hidden_vfs = 0;
+    let mut out = Vec::new();
+    for id in m.endpoints() {
+        let Some(f) = m.function(id) else { continue };
+        // The shared-memory kinds, and any function that publishes p2pmem (a P2P provider in
+        // the kernel's sense, whatever its class).
+        if !Kind::of(f).shares_memory() && f.p2pmem.is_none() {
+            continue;
+        }
+        if f.is_virtfn() {
+            hidden_vfs += 1;
+        } else {
+            out.push(id);
+        }
+    }
+    Ok((out, Selection::Default { hidden_vfs }))
+}
+
+/// Computes every ordered pair.
+pub fn compute(m: &Machine, devices: Vec<FunctionId>, selection: Selection) -> Matrix {
+    let verdicts = m.p2p_matrix(&devices, &devices);
+    let mut cells = Vec::with_capacity(devices.len() * devices.len());
+    for (i, &p) in devices.iter().enumerate() {
+        for (j, &c) in devices.iter().enumerate() {
+            let (Some(verdict), Some(class)) = (verdicts.get(i, j), m.nv_class(p, c)) else {
+                continue;
+            };
+            let route = (p != c && verdict.map_type() != MapType::NotSupported)
+                .then(|| m.path_quality(p, c, verdict.map_type() != MapType::BusAddr))
+                .flatten();
+            cells.push(Cell {
+                provider: p,
+                client: c,
+                verdict,
+                class,
+                route,
+            });
+        }
+    }
+    Matrix {
+        selection,
+        endpoints: m.endpoints().count(),
+        devices,
+        cells,
+    }
+}
+
+/// Loads, selects, computes and renders.
+pub fn run(
+    source: &MachineSource,
+    format: OutputFormat,
+    args: &MatrixArgs,
+) -> Result<Outcome, CliError> {
+    if format == OutputFormat::Toml {
+        return Err(super::unsupported("matrix", format));
+    }
+    let loaded = source.load()?;
+    let m = loaded.machine;
+    let (devices, selection) = select(&m, args)?;
+    let matrix = compute(&m, devices, selection);
+    let text = match format {
+        OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),
+        OutputFormat::Json | OutputFormat::Toml => render::json::matrix::render(&m, &matrix)?,
+    };
+    Ok(Outcome::ok(text).with_notes(loaded.warnings))
+}

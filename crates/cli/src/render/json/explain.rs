@@ -1,0 +1,324 @@
+//! `explain --format json` (docs/json-output.md, "explain").
+
+use pci_topology::{FunctionId, HostBridgeCheck, Machine, MapType, WhitelistLookup};
+use serde::Serialize;
+
+use super::vocab;
+use crate::commands::explain::{ChangeKind, Explanation};
+use crate::error::CliError;
+use crate::names::FunctionNames;
+
+/// The document.
+#[derive(Serialize, Debug)]
+pub struct Explain {
+    /// The function owning the memory.
+    pub provider: Device,
+    /// The function doing the DMA.
+    pub client: Device,
+    /// The provider, then each upstream bridge, as the kernel walks it.
+    pub provider_chain: Vec<ChainNode>,
+    /// The client's chain.
+    pub client_chain: Vec<ChainNode>,
+    /// The first function of the provider's chain in the client's chain, or null.
+    pub common_ancestor: Option<String>,
+    /// Steps from the provider up to the common ancestor.
+    pub provider_steps: u32,
+    /// Steps from the client up to the common ancestor.
+    pub client_steps: u32,
+    /// Functions with ACS redirect on along the path that matters, in the kernel's order.
+    pub acs_redirect: Vec<String>,
+    /// Functions on that path whose ACS state is unknown.
+    pub acs_unknown: Vec<String>,
+    /// Whether every ACS state on that path was known.
+    pub acs_known: bool,
+    /// `pci=disable_acs_redir=...` clearing the redirects, or null.
+    pub disable_acs_redir: Option<String>,
+    /// The host-bridge step, or null when the traffic does not cross the host bridge.
+    pub host_bridge: Option<HostBridge>,
+    /// The CPU rule.
+    pub cpu: Cpu,
+    /// The verdict (unknown ACS taken as off).
+    pub map_type: &'static str,
+    /// `pci_p2pdma_distance()`: -1 when not supported.
+    pub distance: i64,
+    /// The distance computed, also when not supported.
+    pub path_distance: u32,
+    /// The map type if the unknown ACS states were on, or null when ACS was known.
+    pub map_type_if_acs_on: Option<&'static str>,
+    /// Whether the source collapsed PCIe switches (NCCL files): distances then miss the
+    /// switches' ports and their ACS state.
+    pub switches_collapsed: bool,
+    /// The route the verdict implies, or null (refused, or a device with itself).
+    pub route: Option<Route>,
+    /// Changes that would alter the verdict.
+    pub changes: Vec<Change>,
+    /// Root-bus functions whose unknown port type decided the host-bridge check.
+    pub port_type_unknown: Vec<Unchecked>,
+    /// The decision as sentences, in the kernel's order.
+    pub reasons: Vec<String>,
+}
+
+/// A device named in the document.
+#[derive(Serialize, Debug)]
+pub struct Device {
+    /// Bus id.
+    pub bdf: String,
+    /// `Vendor Device` from the PCI ID database (`unknown device` when not known).
+    pub name: String,
+    /// Coarse kind (as in `topo`).
+    pub kind: &'static str,
+    /// Its host bridge.
+    pub host_bridge: Option<String>,
+}
+
+/// One node of a chain.
+#[derive(Serialize, Debug)]
+pub struct ChainNode {
+    /// Bus id.
+    pub bdf: String,
+    /// PCIe port type, or null.
+    pub port_type: Option<&'static str>,
+    /// `redirect`, `no-redirect`, `unknown`.
+    pub acs: &'static str,
+    /// Whether the kernel's walk reached it (nodes above the common ancestor are not looked at).
+    pub walked: bool,
+}
+
+/// One host bridge's whitelist lookup.
+#[derive(Serialize, Debug)]
+pub struct Lookup {
+    /// `pciDDDD:BB`.
+    pub host_bridge: String,
+    /// The device checked, or null.
+    pub device: Option<String>,
+    /// The matching entry as text, or null.
+    pub entry: Option<String>,
+    /// Whether the lookup allows the traffic.
+    pub whitelisted: bool,
+}
+
+/// The host-bridge step.
+#[derive(Serialize, Debug)]
+pub struct HostBridge {
+    /// `no-common-upstream-bridge` or `acs-redirect`.
+    pub cause: &'static str,
+    /// Whether provider and client are below one host bridge.
+    pub same_host_bridge: bool,
+    /// The provider's host bridge, then the client's when different.
+    pub lookups: Vec<Lookup>,
+    /// Whether the AMD Zen rule allowed it.
+    pub cpu_rule: bool,
+    /// Whether the host bridge may forward the traffic.
+    pub allowed: bool,
+    /// `not-whitelisted`, `requires-same-host-bridge`, `no-host-bridge-device`, or null.
+    pub refusal: Option<&'static str>,
+}
+
+/// The CPU rule.
+#[derive(Serialize, Debug)]
+pub struct Cpu {
+    /// Vendor as text, or null.
+    pub vendor: Option<String>,
+    /// Family, or null.
+    pub family: Option<u32>,
+    /// Whether the rule (x86 AMD, family >= 0x17) applies.
+    pub zen_rule: bool,
+}
+
+/// The route.
+#[derive(Serialize, Debug)]
+pub struct Route {
+    /// nvidia-smi class.
+    pub class: &'static str,
+    /// Through the host bridge (else below the common bridge).
+    pub via_host_bridge: bool,
+    /// Narrowest link, GB/s, or null when a link is unknown.
+    pub bandwidth_gbps: Option<f64>,
+    /// Whose upstream link is the narrowest known one, or null.
+    pub bottleneck: Option<String>,
+    /// Physical links crossed.
+    pub links: u16,
+    /// Tree edges crossed.
+    pub hops: u16,
+    /// Host bridges crossed.
+    pub host_bridges_crossed: u8,
+    /// Whether NUMA nodes are crossed, or null.
+    pub numa_crossing: Option<bool>,
+    /// Whether an IOMMU translates, or null.
+    pub iommu_translates: Option<bool>,
+    /// Latency estimate in ns, or null.
+    pub latency_ns: Option<u32>,
+}
+
+/// A change and its outcome.
+#[derive(Serialize, Debug)]
+pub struct Change {
+    /// `disable-acs-redirect`, `whitelisted-host-bridge`, `amd-zen-cpu`,
+    /// `slot-under-common-switch`.
+    pub change: &'static str,
+    /// What to do, in words.
+    pub detail: String,
+    /// The kernel parameter, or null.
+    pub parameter: Option<String>,
+    /// The map type it would give.
+    pub map_type: &'static str,
+    /// The distance it would give (-1 if not supported).
+    pub distance: i64,
+}
+
+/// A root-bus function the whitelist check skipped because its port type is unknown.
+#[derive(Serialize, Debug)]
+pub struct Unchecked {
+    /// Its bus id.
+    pub bdf: String,
+    /// The whitelist entry its IDs match, or null.
+    pub whitelist_entry: Option<String>,
+    /// The map type were it a root port.
+    pub map_type_if_root_port: &'static str,
+}
+
+fn kernel_distance(t: MapType, d: u32) -> i64 {
+    if t.is_supported() { i64::from(d) } else { -1 }
+}
+
+fn device(m: &Machine, id: FunctionId) -> Device {
+    let f = m.function(id);
+    Device {
+        bdf: m.name(id),
+        name: f.map_or_else(
+            || "unknown device".to_owned(),
+            |f| FunctionNames::of(f).label(),
+        ),
+        kind: f.map_or("unknown", super::topo::kind_of),
+        host_bridge: m
+            .host_bridge_of(id)
+            .and_then(|h| m.host_bridge(h))
+            .map(|h| h.sysfs_name()),
+    }
+}
+
+fn chain(m: &Machine, c: &[FunctionId], common: Option<FunctionId>) -> Vec<ChainNode> {
+    let mut walked = true;
+    c.iter()
+        .map(|&id| {
+            let f = m.function(id);
+            let node = ChainNode {
+                bdf: m.name(id),
+                port_type: f.and_then(|f| f.port_type).map(vocab::port_type),
+                acs: f.map_or("unknown", |f| vocab::acs(f.acs)),
+                walked,
+            };
+            if Some(id) == common {
+                walked = false;
+            }
+            node
+        })
+        .collect()
+}
+
+fn lookup(m: &Machine, l: &WhitelistLookup) -> Lookup {
+    Lookup {
+        host_bridge: m
+            .host_bridge(l.host_bridge)
+            .map_or_else(String::new, |h| h.sysfs_name()),
+        device: l.device.map(|d| m.name(d)),
+        entry: l.entry.as_ref().map(ToString::to_string),
+        whitelisted: l.whitelisted,
+    }
+}
+
+fn host_bridge(m: &Machine, h: &HostBridgeCheck) -> HostBridge {
+    let mut lookups = vec![lookup(m, &h.provider)];
+    if let Some(c) = &h.client {
+        lookups.push(lookup(m, c));
+    }
+    HostBridge {
+        cause: vocab::host_bridge_cause(h.cause),
+        same_host_bridge: h.same_host_bridge,
+        lookups,
+        cpu_rule: h.cpu_rule,
+        allowed: h.allowed,
+        refusal: h.refusal.map(vocab::host_bridge_refusal),
+    }
+}
+
+const fn change_code(k: ChangeKind) -> &'static str {
+    match k {
+        ChangeKind::DisableAcsRedirect => "disable-acs-redirect",
+        ChangeKind::WhitelistedHostBridge => "whitelisted-host-bridge",
+        ChangeKind::AmdZenCpu => "amd-zen-cpu",
+        ChangeKind::CommonSwitchSlot => "slot-under-common-switch",
+    }
+}
+
+/// Builds the document.
+pub fn build(m: &Machine, x: &Explanation) -> Explain {
+    let v = &x.verdict;
+    let names = |ids: &[FunctionId]| ids.iter().map(|&f| m.name(f)).collect::<Vec<_>>();
+    let cpu = m.cpu();
+    Explain {
+        provider: device(m, v.provider),
+        client: device(m, v.client),
+        provider_chain: chain(m, &v.provider_chain, v.common_ancestor),
+        client_chain: chain(m, &v.client_chain, v.common_ancestor),
+        common_ancestor: v.common_ancestor.map(|c| m.name(c)),
+        provider_steps: v.provider_steps,
+        client_steps: v.client_steps,
+        acs_redirect: names(&v.acs_redirect),
+        acs_unknown: names(&v.acs_unknown),
+        acs_known: v.acs_known,
+        disable_acs_redir: v.disable_acs_redir.clone(),
+        host_bridge: v.host_bridge.as_ref().map(|h| host_bridge(m, h)),
+        cpu: Cpu {
+            vendor: match &cpu.vendor {
+                pci_topology::CpuVendor::Unknown => None,
+                other => Some(other.to_string()),
+            },
+            family: cpu.family,
+            zen_rule: cpu.supports_p2pdma(),
+        },
+        map_type: vocab::map_type(v.map_type),
+        distance: kernel_distance(v.map_type, v.distance),
+        path_distance: v.distance,
+        map_type_if_acs_on: v.if_acs_on.map(vocab::map_type),
+        switches_collapsed: v.switches_collapsed,
+        route: x.route.map(|q| Route {
+            class: vocab::class(q.class),
+            via_host_bridge: q.via_host_bridge,
+            bandwidth_gbps: q.bandwidth.map(vocab::gbps),
+            bottleneck: q.bottleneck.map(|b| m.name(b)),
+            links: q.links,
+            hops: q.hops,
+            host_bridges_crossed: q.host_bridges_crossed,
+            numa_crossing: q.numa_crossing,
+            iommu_translates: q.iommu_translates,
+            latency_ns: q.latency.map(|l| l.0),
+        }),
+        changes: x
+            .changes
+            .iter()
+            .map(|c| Change {
+                change: change_code(c.kind),
+                detail: c.detail.clone(),
+                parameter: c.parameter.clone(),
+                map_type: vocab::map_type(c.map_type),
+                distance: kernel_distance(c.map_type, c.distance),
+            })
+            .collect(),
+        port_type_unknown: x
+            .unchecked
+            .iter()
+            .map(|u| Unchecked {
+                bdf: m.name(u.function),
+                whitelist_entry: u.entry.as_ref().map(ToString::to_string),
+                map_type_if_root_port: vocab::map_type(u.map_type),
+            })
+            .collect(),
+        reasons: v.reasons(m),
+    }
+}
+
+/// Renders the document.
+pub fn render(m: &Machine, x: &Explanation) -> Result<String, CliError> {
+    crate::output::to_json(&build(m, x))
+}

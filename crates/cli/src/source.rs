@@ -1,0 +1,134 @@
+//! Where the machine comes from: the live system, a sysfs snapshot, or (with the formats work)
+//! an hwloc XML export, an NCCL topology dump or the project's TOML description.
+
+use std::path::{Path, PathBuf};
+
+use pci_topology::Machine;
+use pci_topology::load::{self, Format, LoadError};
+
+use crate::cli::SourceArgs;
+use crate::error::CliError;
+
+/// A machine source.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum MachineSource {
+    /// The running system's `/sys` and `/proc`.
+    Live,
+    /// A sysfs root folder or snapshot archive.
+    Sysfs(PathBuf),
+    /// An hwloc XML export.
+    Hwloc(PathBuf),
+    /// An NCCL topology dump.
+    Nccl(PathBuf),
+    /// The project's TOML machine description.
+    Toml(PathBuf),
+}
+
+impl MachineSource {
+    /// The source the command-line options name, if any. More than one is a usage error
+    /// (clap checks this within one level of the command line; options given before and after
+    /// the subcommand are checked here).
+    pub fn from_args(args: &SourceArgs) -> Result<Option<Self>, CliError> {
+        let mut given = Vec::new();
+        if let Some(p) = &args.sysfs {
+            given.push(Self::Sysfs(p.clone()));
+        }
+        if let Some(p) = &args.hwloc {
+            given.push(Self::Hwloc(p.clone()));
+        }
+        if let Some(p) = &args.nccl {
+            given.push(Self::Nccl(p.clone()));
+        }
+        if let Some(p) = &args.machine {
+            given.push(Self::Toml(p.clone()));
+        }
+        if given.len() > 1 {
+            let names: Vec<String> = given.iter().map(|s| format!("--{}", s.option())).collect();
+            return Err(CliError::usage(format!(
+                "{} name different machines: give only one source",
+                names.join(" and ")
+            )));
+        }
+        Ok(given.pop())
+    }
+
+    /// The command-line option of this kind of source.
+    const fn option(&self) -> &'static str {
+        self.kind()
+    }
+
+    /// The kind of source, as the options and the scenario format name it.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Live | Self::Sysfs(_) => "sysfs",
+            Self::Hwloc(_) => "hwloc",
+            Self::Nccl(_) => "nccl",
+            Self::Toml(_) => "machine",
+        }
+    }
+
+    /// The path, unless live.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Live => None,
+            Self::Sysfs(p) | Self::Hwloc(p) | Self::Nccl(p) | Self::Toml(p) => Some(p),
+        }
+    }
+
+    /// A short description for people: `live system (/)`, `sysfs snapshot x.tar.gz`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Live => "live system (/sys, /proc)".to_owned(),
+            Self::Sysfs(p) => format!("sysfs {}", p.display()),
+            Self::Hwloc(p) => format!("hwloc XML {}", p.display()),
+            Self::Nccl(p) => format!("NCCL topology {}", p.display()),
+            Self::Toml(p) => format!("machine description {}", p.display()),
+        }
+    }
+
+    /// Loads the machine, with what the loader says it left out (for standard error).
+    pub fn load(&self) -> Result<Loaded, CliError> {
+        let (path, format) = match self {
+            Self::Live => {
+                let machine = load::load_live().map_err(|e| {
+                    load_error(self, &e).note(
+                        "this system shows no usable PCI tree in /sys; name a snapshot with --sysfs PATH",
+                    )
+                })?;
+                return Ok(Loaded {
+                    machine,
+                    warnings: Vec::new(),
+                });
+            }
+            Self::Sysfs(p) => (p, Format::Sysfs),
+            Self::Hwloc(p) => (p, Format::HwlocXml),
+            Self::Nccl(p) => (p, Format::NcclXml),
+            Self::Toml(p) => (p, Format::Toml),
+        };
+        let loaded = load::open(path, Some(format)).map_err(|e| load_error(self, &e))?;
+        Ok(Loaded {
+            machine: loaded.machine,
+            warnings: loaded
+                .warnings
+                .iter()
+                .map(|w| format!("warning: {w}"))
+                .collect(),
+        })
+    }
+}
+
+/// A loaded machine and the loader's warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The machine.
+    pub machine: Machine,
+    /// What the source said that the model cannot hold, or what it left out, in words.
+    pub warnings: Vec<String>,
+}
+
+fn load_error(source: &MachineSource, e: &LoadError) -> CliError {
+    CliError::input(format!(
+        "cannot load the machine ({}): {e}",
+        source.describe()
+    ))
+}

@@ -1,0 +1,466 @@
+//! The binary as users meet it: help, exit codes, messages on standard error for bad paths,
+//! unknown bus ids and bad scenario files, colour rules, and every shipped example.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{arg, fixtures, repo_root, run, run_with, scenario_machine};
+use serde_json::Value;
+
+const SWITCH: &str = "kernel-oracle/switch-vs-rootport.tar.gz";
+
+/// A scratch file, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, text: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("dmabuf-ic-test-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        Self(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    for word in [
+        "topo",
+        "matrix",
+        "explain",
+        "negotiate",
+        "Examples:",
+        "Exit status",
+        "--sysfs",
+    ] {
+        assert!(
+            r.stdout.contains(word),
+            "--help mentions {word}:\n{}",
+            r.stdout
+        );
+    }
+    for cmd in ["topo", "matrix", "explain", "negotiate"] {
+        let r = run(&[cmd, "--help"]);
+        assert_eq!(r.code, 0);
+        assert!(
+            r.stdout.contains("Examples:"),
+            "{cmd} --help:\n{}",
+            r.stdout
+        );
+    }
+    let r = run(&["--version"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("dmabuf-ic "));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let r = run(&[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("Usage"), "{}", r.stderr);
+    let r = run(&["frobnicate"]);
+    assert_eq!(r.code, 2);
+    let r = run(&["--format", "yaml", "topo"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("json"),
+        "names the possible values: {}",
+        r.stderr
+    );
+    let r = run(&["--sysfs", "a", "topo", "--nccl", "b"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--sysfs") && r.stderr.contains("--nccl"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn a_bad_path_is_named() {
+    let r = run(&["--sysfs", "/nonexistent/snapshot.tar.gz", "topo"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("error"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/snapshot.tar.gz"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+
+    let junk = Scratch::new("junk.tar.gz", "this is not an archive\n");
+    let r = run(&["--sysfs", junk.path(), "matrix"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(junk.path()), "{}", r.stderr);
+
+    let r = run(&["negotiate", "/nonexistent/scenario.toml"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("/nonexistent/scenario.toml"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn every_source_names_a_missing_file() {
+    for opt in ["--sysfs", "--hwloc", "--nccl", "--machine"] {
+        let r = run(&[opt, "/nonexistent/file", "topo"]);
+        assert_eq!(r.code, 1, "{opt}");
+        assert!(
+            r.stderr.contains("/nonexistent/file"),
+            "{opt}: names the file: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn bad_machine_files_name_line_and_column() {
+    let xml = Scratch::new(
+        "bad.xml",
+        "<topology>\n  <object type=\"Machine\">\n  <bad\n",
+    );
+    let r = run(&["--hwloc", xml.path(), "topo"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:3:", xml.path())),
+        "{}",
+        r.stderr
+    );
+    let nccl = Scratch::new(
+        "bad-nccl.xml",
+        "<system version=\"1\">\n  <cpu numaid=\"x\">\n",
+    );
+    let r = run(&["--nccl", nccl.path(), "matrix"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:", nccl.path())),
+        "{}",
+        r.stderr
+    );
+    let toml = Scratch::new("bad-machine.toml", "format = 1\n[[function]]\nbdf = 7\n");
+    let r = run(&["--machine", toml.path(), "topo"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:", toml.path())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn unknown_bus_ids_name_the_closest() {
+    let Some(fx) = fixtures() else { return };
+    let m = arg(&fx, SWITCH);
+    let r = run(&["--sysfs", &m, "explain", "03:00.1", "05:00.0"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no PCI function 0000:03:00.1"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("closest: 0000:03:00.0"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+
+    let r = run(&["--sysfs", &m, "matrix", "03:00.0", "nvme7"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`nvme7`"), "{}", r.stderr);
+
+    let r = run(&["--sysfs", &m, "explain", "not-a-device", "05:00.0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("provider"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_scenarios_name_file_line_and_column() {
+    let Some(fx) = fixtures() else { return };
+    let m = arg(&fx, SWITCH);
+    let syntax = Scratch::new(
+        "syntax.toml",
+        "policy = \"best-route\"\n[[exporter]\ninterconnect = 1\n",
+    );
+    let r = run(&["--sysfs", &m, "negotiate", syntax.path()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{}:2:", syntax.path())),
+        "line 2 named: {}",
+        r.stderr
+    );
+
+    let unknown = Scratch::new(
+        "unknown.toml",
+        "[[exporter]]\ninterconnect = \"dma-addr\"\nmemory = \"0000:03:00.0\"\n\n[[importer]]\ninterconnect = \"dma-addr\"\ndevice = \"0000:04:00.1\"\n",
+    );
+    let r = run(&["--sysfs", &m, "negotiate", unknown.path()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:7:10: no PCI function 0000:04:00.1",
+            unknown.path()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("closest: 0000:04:00.0"), "{}", r.stderr);
+
+    let wrong_arg = Scratch::new(
+        "wrong.toml",
+        "[[importer]]\ninterconnect = \"vram\"\npeer2peer = false\n",
+    );
+    let r = run(&["--sysfs", &m, "negotiate", wrong_arg.path()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(":3:13: `peer2peer` does not apply"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn colour_only_where_wanted() {
+    let Some(fx) = fixtures() else { return };
+    let m = arg(&fx, SWITCH);
+    let esc = '\u{1b}';
+    let forced = run_with(&["--sysfs", &m, "matrix"], &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(forced.code, 0);
+    assert!(
+        forced.stdout.contains(esc),
+        "CLICOLOR_FORCE=1 colours a pipe"
+    );
+    let r = run_with(
+        &["--sysfs", &m, "matrix", "--no-color"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(!r.stdout.contains(esc), "--no-color wins");
+    let r = run_with(
+        &["--sysfs", &m, "matrix"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+    );
+    assert!(!r.stdout.contains(esc), "NO_COLOR wins");
+    let r = run(&["--sysfs", &m, "matrix"]);
+    assert!(!r.stdout.contains(esc), "no colour on a pipe");
+    // Colour never changes the text.
+    assert_eq!(strip(&forced.stdout), r.stdout);
+    // Clap's own help follows the same rules.
+    let help = run_with(&["--help"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(help.stdout.contains(esc));
+    let help = run_with(&["--help", "--no-color"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(!help.stdout.contains(esc));
+    // JSON is never coloured.
+    let r = run_with(
+        &["--sysfs", &m, "--format", "json", "topo"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(!r.stdout.contains(esc));
+}
+
+fn strip(s: &str) -> String {
+    let mut out = String::new();
+    let mut esc = false;
+    for c in s.chars() {
+        if esc {
+            esc = !c.is_ascii_alphabetic();
+        } else if c == '\u{1b}' {
+            esc = true;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What each shipped example must agree on: (file, exit code, chosen interconnect, chosen route
+/// kind).
+/// (interconnect, route kind) of the chosen candidate.
+type Choice = Option<(&'static str, &'static str)>;
+
+const EXAMPLES: &[(&str, i32, Choice)] = &[
+    (
+        "negotiate-1-vram-same-device.toml",
+        0,
+        Some(("vram", "same-device")),
+    ),
+    (
+        "negotiate-2-multipath-nic.toml",
+        0,
+        Some(("dma-addr", "pci-bus-addr")),
+    ),
+    (
+        "negotiate-2b-multipath-nic-real-machine.toml",
+        0,
+        Some(("dma-addr", "pci-bus-addr")),
+    ),
+    (
+        "negotiate-3a-vfio-bar-to-iommufd.toml",
+        0,
+        Some(("phys", "pci-bus-addr")),
+    ),
+    ("negotiate-3b-vfio-bar-to-untrusted.toml", 3, None),
+    (
+        "negotiate-3c-trust-from-the-machine.toml",
+        0,
+        Some(("phys", "pci-thru-host-bridge")),
+    ),
+    (
+        "negotiate-4a-sriov-vf-to-its-pf.toml",
+        0,
+        Some(("vram", "same-device")),
+    ),
+    (
+        "negotiate-4b-sriov-vf-to-another-pf.toml",
+        0,
+        Some(("dma-addr", "pci-bus-addr")),
+    ),
+    (
+        "negotiate-4c-sriov-vf-to-its-pf-toml-machine.toml",
+        0,
+        Some(("vram", "same-device")),
+    ),
+    (
+        "negotiate-4d-sriov-vf-to-another-pf-toml-machine.toml",
+        0,
+        Some(("dma-addr", "pci-thru-host-bridge")),
+    ),
+    (
+        "negotiate-5a-nvlink-best-route.toml",
+        0,
+        Some(("private-iova", "private-link")),
+    ),
+    (
+        "negotiate-5b-nvlink-exporter-priority.toml",
+        0,
+        Some(("dma-addr", "pci-bus-addr")),
+    ),
+    ("negotiate-6-nothing-in-common.toml", 3, None),
+];
+
+#[test]
+fn every_example_runs_and_agrees() {
+    let Some(fx) = fixtures() else { return };
+    let dir = repo_root().join("examples");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("negotiate-") && n.ends_with(".toml"))
+        .collect();
+    files.sort();
+    let known: Vec<&str> = EXAMPLES.iter().map(|e| e.0).collect();
+    assert_eq!(files, known, "every example has an expectation here");
+    for (name, code, expect) in EXAMPLES {
+        let rel = format!("examples/{name}");
+        let (kind, machine) = scenario_machine(&repo_root().join(&rel), &fx).unwrap();
+        let opt = format!("--{kind}");
+        let m = machine.display().to_string();
+        let r = run(&[&opt, &m, "--format", "json", "negotiate", &rel]);
+        assert_eq!(r.code, *code, "{name}: {}", r.stderr);
+        let d: Value = serde_json::from_str(&r.stdout).unwrap();
+        match expect {
+            Some((interconnect, route)) => {
+                let c = &d["candidates"][d["chosen"].as_u64().unwrap() as usize];
+                assert_eq!(c["interconnect"], *interconnect, "{name}");
+                assert_eq!(c["route"]["kind"], *route, "{name}");
+                // The other accepted candidates are shown, ranked below.
+                assert_eq!(c["rank"], 1, "{name}");
+            }
+            None => {
+                assert_eq!(d["agreed"], false, "{name}");
+                assert!(
+                    d["candidates"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|c| c["outcome"] == "rejected" && c["reason"]["message"] != ""),
+                    "{name}: every pair says why"
+                );
+                assert!(r.stderr.contains("no common interconnect"), "{}", r.stderr);
+            }
+        }
+    }
+}
+
+#[test]
+fn examples_point_at_the_shared_fixtures() {
+    // Examples name their machine relative to themselves: from examples/ the shared fixtures
+    // are at ../../shared/fixtures; hand-written machines are in examples/machines/.
+    for e in std::fs::read_dir(repo_root().join("examples")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        let doc: toml::Table = text.parse().unwrap();
+        let machine = doc["machine"].as_table().unwrap();
+        let (_, v) = machine.iter().next().unwrap();
+        let v = v.as_str().unwrap();
+        assert!(
+            v.starts_with("../../shared/fixtures/")
+                || (v.starts_with("machines/") && repo_root().join("examples").join(v).is_file()),
+            "{}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn topo_writes_a_machine_that_loads_back_the_same() {
+    let Some(fx) = fixtures() else { return };
+    for (opt, machine) in [
+        ("--sysfs", SWITCH),
+        ("--hwloc", "hwloc-xml/nvidiaDGX2.xml"),
+        ("--nccl", "nccl/topo_8A100_4CX6.xml"),
+    ] {
+        let m = arg(&fx, machine);
+        let toml = run(&[opt, &m, "topo", "--format", "toml"]);
+        assert_eq!(toml.code, 0, "{machine}: {}", toml.stderr);
+        let file = Scratch::new(&format!("{}.toml", machine.replace('/', "-")), &toml.stdout);
+        let json = |args: &[&str]| -> Value {
+            let r = run(args);
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+            let mut v: Value = serde_json::from_str(&r.stdout).unwrap();
+            v.as_object_mut().unwrap().remove("source");
+            v
+        };
+        let original = json(&[opt, &m, "topo", "--format", "json"]);
+        let again = json(&["--machine", file.path(), "topo", "--format", "json"]);
+        assert_eq!(
+            original, again,
+            "{machine}: the TOML round trip keeps the machine"
+        );
+        // And the same answers.
+        let pairs = |src: &[&str]| {
+            let mut a = src.to_vec();
+            a.extend(["matrix", "--all", "--format", "json"]);
+            run(&a).stdout
+        };
+        assert_eq!(
+            pairs(&[opt, &m]),
+            pairs(&["--machine", file.path()]),
+            "{machine}"
+        );
+    }
+    // Only `topo` writes TOML.
+    let m = arg(&fx, SWITCH);
+    let r = run(&["--sysfs", &m, "matrix", "--format", "toml"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("does not produce --format toml"),
+        "{}",
+        r.stderr
+    );
+}

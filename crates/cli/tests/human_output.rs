@@ -1,0 +1,236 @@
+//! Snapshots of the human output on fixture machines (kernel-oracle and hwloc sysfs
+//! snapshots, hwloc XML and NCCL files): no colour (standard output is a pipe), the fixtures folder redacted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{arg, fixtures, redact, run, scenario_machine};
+
+const SWITCH: &str = "kernel-oracle/switch-vs-rootport.tar.gz";
+const SWITCH_ZEN: &str = "kernel-oracle/switch-vs-rootport-zen.tar.gz";
+const MULTIFUNCTION: &str = "kernel-oracle/multifunction.tar.gz";
+const VE: &str = "hwloc-sysfs/32intel64-2p8co2t+8ve.tar.bz2";
+const LOCALITIES: &str = "hwloc-sysfs/fakepcilocalities.tar.bz2";
+const NCCL_2: &str = "nccl/topo_2A100_1CX6.xml";
+const DGX2: &str = "hwloc-xml/nvidiaDGX2.xml";
+
+/// Runs a command on a fixture machine; it must succeed. Returns redacted stdout.
+fn ok(fx: &Path, machine: &str, args: &[&str]) -> String {
+    let m = arg(fx, machine);
+    let opt = if machine.starts_with("nccl/") {
+        "--nccl"
+    } else if machine.starts_with("hwloc-xml/") {
+        "--hwloc"
+    } else {
+        "--sysfs"
+    };
+    let mut all = vec![opt, m.as_str()];
+    all.extend_from_slice(args);
+    let r = run(&all);
+    assert_eq!(r.code, 0, "{all:?}\nstderr: {}", r.stderr);
+    assert!(!r.stdout.contains('\u{1b}'), "no colour on a pipe: {all:?}");
+    redact(&r.stdout, fx)
+}
+
+#[test]
+fn topo_of_a_kernel_oracle_machine() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_switch_vs_rootport", ok(&fx, SWITCH, &["topo"]));
+}
+
+#[test]
+fn topo_of_a_real_machine_with_unknown_acs() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_32intel64_ve", ok(&fx, VE, &["topo"]));
+}
+
+#[test]
+fn topo_of_a_four_socket_machine() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("topo_fakepcilocalities", ok(&fx, LOCALITIES, &["topo"]));
+}
+
+#[test]
+fn topo_of_an_nccl_dump_with_nvlink() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, NCCL_2, &["topo"]);
+    assert!(out.contains("collapses each PCIe switch"), "{out}");
+    assert!(out.contains("nvlink0 (NVLink)"), "{out}");
+    insta::assert_snapshot!("topo_nccl_2a100", out);
+}
+
+#[test]
+fn matrix_of_a_dgx2_from_hwloc_xml() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, DGX2, &["matrix"]);
+    assert!(out.contains("16 of"), "the 16 V100: {out}");
+    insta::assert_snapshot!("matrix_dgx2", out);
+}
+
+#[test]
+fn explain_on_collapsed_switches() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!(
+        "explain_nccl_collapsed",
+        ok(&fx, NCCL_2, &["explain", "13:00.0", "19:00.0"])
+    );
+}
+
+#[test]
+fn matrix_default_and_all() {
+    let Some(fx) = fixtures() else { return };
+    insta::assert_snapshot!("matrix_switch_vs_rootport", ok(&fx, SWITCH, &["matrix"]));
+    insta::assert_snapshot!(
+        "matrix_switch_vs_rootport_zen_all",
+        ok(&fx, SWITCH_ZEN, &["matrix", "--all"])
+    );
+    insta::assert_snapshot!("matrix_32intel64_ve", ok(&fx, VE, &["matrix"]));
+    insta::assert_snapshot!("matrix_fakepcilocalities", ok(&fx, LOCALITIES, &["matrix"]));
+}
+
+#[test]
+fn matrix_of_23_devices_stays_within_120_columns() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(
+        &fx,
+        "hwloc-sysfs/40intel64-2g2n4c+pcilocality.tar.bz2",
+        &["matrix", "--all"],
+    );
+    assert!(out.contains("23 of 23 endpoints"), "{out}");
+    // Every matrix row (an index, then cells) fits 120 columns; the device key may be wider.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && !l.contains("0000:")
+        })
+        .collect();
+    assert_eq!(
+        rows.len(),
+        3 * 24,
+        "three matrices of 23 rows and a header each"
+    );
+    for r in &rows {
+        assert!(
+            r.chars().count() <= 120,
+            "{} columns: {r}",
+            r.chars().count()
+        );
+    }
+    insta::assert_snapshot!("matrix_40intel64_pcilocality_all", out);
+}
+
+#[test]
+fn matrix_of_named_devices_in_the_given_order() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(
+        &fx,
+        SWITCH,
+        &["matrix", "05:00.0", "0000:03:00.0", "04:00.0"],
+    );
+    insta::assert_snapshot!("matrix_switch_vs_rootport_named", out);
+}
+
+#[test]
+fn explain_refused_bus_addr_and_unknowns() {
+    let Some(fx) = fixtures() else { return };
+    // Refused by the kernel: different root ports, host bridge not whitelisted, not a Zen.
+    insta::assert_snapshot!(
+        "explain_refused_across_root_ports",
+        ok(&fx, SWITCH, &["explain", "03:00.0", "05:00.0"])
+    );
+    // The same pair on a Zen CPU: through the host bridge; a free slot would do better.
+    insta::assert_snapshot!(
+        "explain_zen_through_host_bridge",
+        ok(&fx, SWITCH_ZEN, &["explain", "03:00.0", "05:00.0"])
+    );
+    // Below one switch: bus addresses.
+    insta::assert_snapshot!(
+        "explain_bus_addr_below_switch",
+        ok(&fx, SWITCH, &["explain", "03:00.0", "04:00.0"])
+    );
+    // Two functions of one device.
+    insta::assert_snapshot!(
+        "explain_two_functions",
+        ok(&fx, MULTIFUNCTION, &["explain", "01:00.0", "01:00.1"])
+    );
+    // ACS unknown (64-byte configs): both outcomes.
+    insta::assert_snapshot!(
+        "explain_acs_unknown",
+        ok(&fx, VE, &["explain", "1b:00.0", "1a:00.0"])
+    );
+    // A root-bus function whose port type is unknown decides the host-bridge check.
+    insta::assert_snapshot!(
+        "explain_port_type_unknown",
+        ok(&fx, VE, &["explain", "1b:00.0", "60:00.0"])
+    );
+}
+
+/// The hand-written machine shipped with the examples (no fixture has ACS redirect on, or
+/// SR-IOV virtual functions with their physical function).
+const SRIOV: &str = "examples/machines/sriov-flex-gpus.toml";
+
+#[test]
+fn explain_acs_redirect_and_its_parameter() {
+    let r = run(&["--machine", SRIOV, "explain", "03:00.0", "04:00.0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("boot with pci=disable_acs_redir=0000:02:00.0;0000:02:01.0"),
+        "{}",
+        r.stdout
+    );
+    insta::assert_snapshot!("explain_acs_redirect", r.stdout);
+    let r = run(&["--machine", SRIOV, "topo"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("topo_sriov_toml_machine", r.stdout);
+}
+
+/// Runs an example scenario on its fixture machine (rebased on the fixtures in use).
+fn scenario(fx: &Path, name: &str) -> (i32, String) {
+    let rel = format!("examples/{name}");
+    let path = common::repo_root().join(&rel);
+    let (kind, machine) = scenario_machine(&path, fx).expect("the example names a machine");
+    let opt = format!("--{kind}");
+    let m = machine.display().to_string();
+    // A shared fixture is named from the fixtures folder in use; a machine shipped with the
+    // examples is left to the scenario (its path then prints relative to the repository).
+    let r = if machine.starts_with(fx) {
+        run(&[opt.as_str(), m.as_str(), "negotiate", rel.as_str()])
+    } else {
+        run(&["negotiate", rel.as_str()])
+    };
+    assert!(
+        r.code == 0 || r.code == 3,
+        "{name}: exit {}\n{}",
+        r.code,
+        r.stderr
+    );
+    (r.code, redact(&r.stdout, fx))
+}
+
+#[test]
+fn negotiate_examples() {
+    let Some(fx) = fixtures() else { return };
+    for (name, code) in [
+        ("negotiate-3c-trust-from-the-machine.toml", 0),
+        ("negotiate-4c-sriov-vf-to-its-pf-toml-machine.toml", 0),
+        ("negotiate-4d-sriov-vf-to-another-pf-toml-machine.toml", 0),
+        ("negotiate-4a-sriov-vf-to-its-pf.toml", 0),
+        ("negotiate-4b-sriov-vf-to-another-pf.toml", 0),
+        ("negotiate-5a-nvlink-best-route.toml", 0),
+        ("negotiate-5b-nvlink-exporter-priority.toml", 0),
+        ("negotiate-1-vram-same-device.toml", 0),
+        ("negotiate-2-multipath-nic.toml", 0),
+        ("negotiate-2b-multipath-nic-real-machine.toml", 0),
+        ("negotiate-3a-vfio-bar-to-iommufd.toml", 0),
+        ("negotiate-3b-vfio-bar-to-untrusted.toml", 3),
+        ("negotiate-6-nothing-in-common.toml", 3),
+    ] {
+        let (got, out) = scenario(&fx, name);
+        assert_eq!(got, code, "{name}");
+        insta::assert_snapshot!(name.trim_end_matches(".toml"), out);
+    }
+}
