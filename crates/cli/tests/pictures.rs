@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
 mod picture_support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -329,7 +330,7 @@ fn has_own_box(m: &Machine, f: FunctionId) -> bool {
 
 #[test]
 fn every_sysfs_fixture() {
-    let Some(dir) = picture_support::fixtures() else {
+    let Some(dir) = common::fixtures() else {
         return;
     };
     let snapshots = picture_support::sysfs_snapshots(&dir);
@@ -343,7 +344,7 @@ fn every_sysfs_fixture() {
 
 #[test]
 fn every_hwloc_xml_and_nccl_fixture() {
-    let Some(dir) = picture_support::fixtures() else {
+    let Some(dir) = common::fixtures() else {
         return;
     };
     let mut files = picture_support::files_with_suffix(&dir.join("hwloc-xml"), ".xml");

@@ -1,35 +1,11 @@
-//! Helpers of the picture tests: where the fixtures are, and machines built by hand.
+//! Helpers of the picture tests: fixture files by kind, and machines built by hand (the
+//! fixtures folder itself is `common::fixtures`).
 
 #![allow(dead_code, clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod machines;
 
 use std::path::{Path, PathBuf};
-
-/// The shared fixtures folder: `$DMABUF_IC_FIXTURES`, else `../../../shared/fixtures` from
-/// this crate. When it is missing, `None` (the caller skips, saying so), unless `CI=true`,
-/// where a missing folder fails the test.
-pub fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("DMABUF_IC_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "fixtures folder {} is missing (set DMABUF_IC_FIXTURES); CI=true requires it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: fixtures folder {} is missing (set DMABUF_IC_FIXTURES to run this test)",
-        dir.display()
-    );
-    None
-}
 
 /// Files in `dir` whose names end with `suffix`, sorted.
 pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
