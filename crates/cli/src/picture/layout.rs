@@ -554,9 +554,15 @@ fn band(numa: Option<u32>, top: f32, bottom: f32, right: f32) -> BandPlace {
     }
 }
 
-/// The private links at one end: their indices, how many, their total bandwidth (`None` if
-/// one is unknown), their technologies.
-type EndLinks = (Vec<usize>, u32, Option<u64>, Vec<String>);
+/// The private links at one end.
+struct EndLinks {
+    /// Their indices.
+    links: Vec<usize>,
+    /// Total bandwidth of those that are up, MB/s (`None` if one is unknown).
+    bandwidth: Option<u64>,
+    /// Their technologies, by name.
+    kinds: Vec<String>,
+}
 
 /// Lanes, junction rows, stubs and CPU terminals for the private links.
 fn place_private(g: &MachineGraph, out: &mut Layout) {
@@ -685,24 +691,33 @@ fn place_private(g: &MachineGraph, out: &mut Layout) {
     let mut ends: BTreeMap<PrivateEnd, EndLinks> = BTreeMap::new();
     for (k, p) in g.private_links.iter().enumerate() {
         for e in [p.a, p.b] {
-            let entry = ends
-                .entry(e)
-                .or_insert((Vec::new(), 0, Some(0), Vec::new()));
-            entry.0.push(k);
-            entry.1 += 1;
-            entry.2 = match (entry.2, p.bandwidth) {
-                (Some(s), Some(b)) if p.up => Some(s + u64::from(b)),
+            let entry = ends.entry(e).or_insert(EndLinks {
+                links: Vec::new(),
+                bandwidth: Some(0),
+                kinds: Vec::new(),
+            });
+            entry.links.push(k);
+            entry.bandwidth = match (entry.bandwidth, p.bandwidth) {
                 (s, _) if !p.up => s,
+                (Some(s), Some(b)) => Some(s + u64::from(b)),
                 _ => None,
             };
             let kind = p.kind.to_string();
-            if !entry.3.contains(&kind) {
-                entry.3.push(kind);
+            if !entry.kinds.contains(&kind) {
+                entry.kinds.push(kind);
             }
         }
     }
     let mut labels: BTreeMap<PrivateEnd, String> = BTreeMap::new();
-    for (e, (links, _, bw, kinds)) in &ends {
+    for (
+        e,
+        EndLinks {
+            links,
+            bandwidth: bw,
+            kinds,
+        },
+    ) in &ends
+    {
         let count: u32 = links
             .iter()
             .filter_map(|&k| g.private_links.get(k))
@@ -747,7 +762,7 @@ fn place_private(g: &MachineGraph, out: &mut Layout) {
     }
 
     let mut stubs = Vec::new();
-    for (e, (links, _, _, _)) in &ends {
+    for (e, EndLinks { links, .. }) in &ends {
         let lane_xs = links
             .iter()
             .filter_map(|&k| private.get(k))
