@@ -11,15 +11,15 @@
 mod cli;
 mod commands;
 mod error;
-mod kind;
 mod location;
-mod names;
 mod output;
 mod render;
 mod resolve;
 mod scenario;
 mod source;
 mod style;
+
+use dmabuf_ic::{kind, names};
 
 use std::process::ExitCode;
 

@@ -41,6 +41,7 @@ use super::labels::{
     bandwidth_text, device_title, link_text, short_bdf, short_vendor, size_text, vendor_and_class,
 };
 use super::names::Names;
+use crate::kind::Kind;
 
 /// Index of a [`Node`] in its [`MachineGraph`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -60,7 +61,7 @@ pub enum DeviceClass {
     Gpu,
     /// Network and InfiniBand controllers (class 02, 0c06).
     Network,
-    /// Mass storage: NVMe, SAS, RAID (class 01).
+    /// Storage that DMAs into memory buffers: NVMe, SCSI, RAID, SAS (see [`Kind::Storage`]).
     Storage,
     /// Processing accelerators and co-processors (class 12, 0b40).
     Accelerator,
@@ -75,21 +76,20 @@ pub enum DeviceClass {
 }
 
 impl DeviceClass {
-    /// The class of a function that is not a bridge.
+    /// The class of a function that is not a bridge: its [`Kind`], with the private-fabric
+    /// switches (NVSwitches) apart.
     pub fn of(f: &Function) -> Self {
         if f.fabric_switch {
             return DeviceClass::FabricSwitch;
         }
-        let Some(class) = f.class else {
-            return DeviceClass::Unknown;
-        };
-        match (class.base(), class.class_id() & 0xff) {
-            (0x03, _) => DeviceClass::Gpu,
-            (0x02, _) | (0x0c, 0x06) => DeviceClass::Network,
-            (0x01, _) => DeviceClass::Storage,
-            (0x12, _) | (0x0b, 0x40) => DeviceClass::Accelerator,
-            (0x06, 0x00) => DeviceClass::HostBridgeFunction,
-            _ => DeviceClass::Other,
+        match Kind::of(f) {
+            Kind::Gpu => DeviceClass::Gpu,
+            Kind::Nic | Kind::InfiniBand => DeviceClass::Network,
+            Kind::Nvme | Kind::Storage => DeviceClass::Storage,
+            Kind::Accelerator => DeviceClass::Accelerator,
+            Kind::HostBridge => DeviceClass::HostBridgeFunction,
+            Kind::Bridge | Kind::Other => DeviceClass::Other,
+            Kind::Unknown => DeviceClass::Unknown,
         }
     }
 

@@ -22,21 +22,15 @@ pub struct PciIds;
 
 impl Names for PciIds {
     fn vendor(&self, vendor: u16) -> Option<&str> {
-        use pci_ids::FromId;
-        pci_ids::Vendor::from_id(vendor).map(pci_ids::Vendor::name)
+        crate::names::vendor(vendor)
     }
 
     fn device(&self, vendor: u16, device: u16) -> Option<&str> {
-        pci_ids::Device::from_vid_pid(vendor, device).map(pci_ids::Device::name)
+        crate::names::device(vendor, device)
     }
 
     fn class(&self, class: ClassCode) -> Option<&str> {
-        use pci_ids::FromId;
-        let base = class.base();
-        let sub = (class.class_id() & 0xff) as u8;
-        pci_ids::Subclass::from_cid_sid(base, sub)
-            .map(pci_ids::Subclass::name)
-            .or_else(|| pci_ids::Class::from_id(base).map(pci_ids::Class::name))
+        crate::names::class(class)
     }
 }
 
