@@ -40,8 +40,10 @@ pub struct Cli {
     #[command(flatten)]
     pub source: SourceArgs,
 
-    /// Output format: `human` (default), `json` (a stable contract, see docs/json-output.md), or
-    /// `toml` (`topo` only: the machine in the project's description, docs/machine-format.md).
+    /// Output format: `human` (default), `json` (a stable contract, see docs/json-output.md),
+    /// `toml` (`topo` only: the machine in the project's description, docs/machine-format.md),
+    /// or a picture, `svg` or `dot` (`topo`, `explain` and `negotiate`, with their route
+    /// highlighted: docs/pictures.md).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub format: OutputFormat,
 
@@ -84,7 +86,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   dmabuf-ic topo
   dmabuf-ic --sysfs snapshot.tar.gz topo --format json
-  dmabuf-ic --nccl topo.xml topo --format toml > machine.toml   (edit, then --machine machine.toml)")]
+  dmabuf-ic --nccl topo.xml topo --format toml > machine.toml   (edit, then --machine machine.toml)
+  dmabuf-ic --hwloc dgx2.xml topo --format svg > dgx2.svg")]
     Topo(TopoArgs),
 
     /// P2P between every ordered pair of devices: the kernel's map type and distance, the
@@ -109,7 +112,8 @@ Examples:
 
 Examples:
   dmabuf-ic explain 0000:03:00.0 0000:05:00.0
-  dmabuf-ic --sysfs snapshot.tar.gz explain 03:00.0 nvme1"
+  dmabuf-ic --sysfs snapshot.tar.gz explain 03:00.0 nvme1
+  dmabuf-ic explain 03:00.0 05:00.0 --format svg > route.svg   (the route on the machine)"
     )]
     Explain(ExplainArgs),
 
@@ -121,7 +125,8 @@ examples/ (negotiate-*.toml). A source option on the command line replaces the s
 
 Examples:
   dmabuf-ic negotiate examples/negotiate-1-vram-same-device.toml
-  dmabuf-ic negotiate examples/negotiate-6-nothing-in-common.toml --format json"
+  dmabuf-ic negotiate examples/negotiate-6-nothing-in-common.toml --format json
+  dmabuf-ic negotiate examples/negotiate-5a-nvlink-best-route.toml --format svg > chosen.svg"
     )]
     Negotiate(NegotiateArgs),
 

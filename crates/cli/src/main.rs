@@ -13,9 +13,7 @@
 mod cli;
 mod commands;
 mod error;
-mod kind;
 mod location;
-mod names;
 mod offers;
 mod output;
 mod render;
@@ -25,6 +23,8 @@ mod scenario_file;
 mod simulation;
 mod source;
 mod style;
+
+use dmabuf_ic::{kind, names};
 
 use std::process::ExitCode;
 

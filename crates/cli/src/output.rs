@@ -11,9 +11,9 @@ use clap::ValueEnum;
 use crate::error::CliError;
 
 /// The output formats. `Human` is the default; `Json` is the documented contract
-/// (docs/json-output.md); `Toml` is the project's machine description (`topo` only).
-/// Pictures (`dot`, `svg`) are planned as further variants: each command says which formats it
-/// supports.
+/// (docs/json-output.md); `Toml` is the project's machine description (`topo` only); `Dot` and
+/// `Svg` are pictures of the machine (docs/pictures.md), with the route of `explain` and
+/// `negotiate` highlighted. Each command says which formats it supports.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 pub enum OutputFormat {
     /// Text for people, with colour on a terminal.
@@ -22,6 +22,11 @@ pub enum OutputFormat {
     Json,
     /// The machine in the project's TOML description (docs/machine-format.md); `topo` only.
     Toml,
+    /// A picture of the machine for Graphviz (`dot -Tsvg`); `topo`, `explain`, `negotiate`.
+    Dot,
+    /// A picture of the machine as SVG, drawn without Graphviz; `topo`, `explain`,
+    /// `negotiate`.
+    Svg,
 }
 
 impl OutputFormat {
@@ -31,7 +36,14 @@ impl OutputFormat {
             OutputFormat::Human => "human",
             OutputFormat::Json => "json",
             OutputFormat::Toml => "toml",
+            OutputFormat::Dot => "dot",
+            OutputFormat::Svg => "svg",
         }
+    }
+
+    /// Whether this is a picture (`dot` or `svg`).
+    pub const fn is_picture(self) -> bool {
+        matches!(self, OutputFormat::Dot | OutputFormat::Svg)
     }
 }
 

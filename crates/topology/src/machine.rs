@@ -92,6 +92,23 @@ impl HostBridge {
     pub fn sysfs_name(&self) -> String {
         format!("pci{:04x}:{:02x}", self.domain, self.root_bus)
     }
+
+    /// The domain and root bus named by a sysfs host-bridge name `pciDDDD:BB` (the inverse of
+    /// [`sysfs_name`](Self::sysfs_name)); `None` if `name` is not one.
+    pub fn parse_sysfs_name(name: &str) -> Option<(u32, u8)> {
+        let rest = name.trim().strip_prefix("pci")?;
+        let (d, b) = rest.split_once(':')?;
+        if d.len() < 4 || d.len() > 8 || b.len() != 2 {
+            return None;
+        }
+        if !d.bytes().chain(b.bytes()).all(|x| x.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some((
+            u32::from_str_radix(d, 16).ok()?,
+            u8::from_str_radix(b, 16).ok()?,
+        ))
+    }
 }
 
 /// One PCI function and everything known about it. Every attribute a source may lack is an

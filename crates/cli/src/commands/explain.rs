@@ -334,6 +334,10 @@ pub fn run(
     let text = match format {
         OutputFormat::Human => render::human::explain::render(&m, source, &x),
         OutputFormat::Json | OutputFormat::Toml => render::json::explain::render(&m, &x)?,
+        OutputFormat::Dot | OutputFormat::Svg => {
+            let h = render::picture::verdict_highlight(&m, &x.verdict);
+            render::picture::render(&m, source, format, Some(&h))
+        }
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

@@ -130,7 +130,7 @@ pub fn run(
     format: OutputFormat,
     args: &MatrixArgs,
 ) -> Result<Outcome, CliError> {
-    if format == OutputFormat::Toml {
+    if format == OutputFormat::Toml || format.is_picture() {
         return Err(super::unsupported("matrix", format));
     }
     let loaded = source.load()?;
@@ -139,7 +139,9 @@ pub fn run(
     let matrix = compute(&m, devices, selection);
     let text = match format {
         OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),
-        OutputFormat::Json | OutputFormat::Toml => render::json::matrix::render(&m, &matrix)?,
+        OutputFormat::Json | OutputFormat::Toml | OutputFormat::Dot | OutputFormat::Svg => {
+            render::json::matrix::render(&m, &matrix)?
+        }
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

@@ -46,7 +46,10 @@ pub fn unsupported(command: &str, format: OutputFormat) -> CliError {
         "`{command}` does not produce --format {}",
         format.name()
     ))
-    .note("toml writes the machine and is for `topo`; every command has human and json")
+    .note(
+        "toml writes the machine and is for `topo`; dot and svg draw it (`topo`, `explain`, \
+         `negotiate`); every command has human and json",
+    )
 }
 
 /// Runs the command the line asks for.

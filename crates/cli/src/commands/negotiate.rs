@@ -161,6 +161,10 @@ pub fn run(
     let text = match format {
         OutputFormat::Human => render::human::negotiate::render(&m, &report),
         OutputFormat::Json | OutputFormat::Toml => render::json::negotiate::render(&m, &report)?,
+        OutputFormat::Dot | OutputFormat::Svg => {
+            let h = render::picture::negotiation_highlight(&m, &report);
+            render::picture::render(&m, &report.source, format, Some(&h))
+        }
     };
     let exit = if report.chosen.is_some() {
         Exit::Ok

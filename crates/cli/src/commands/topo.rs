@@ -14,6 +14,7 @@ pub fn run(source: &MachineSource, format: OutputFormat) -> Result<Outcome, CliE
         OutputFormat::Human => render::human::topo::render(&m, source),
         OutputFormat::Json => render::json::topo::render(&m, source)?,
         OutputFormat::Toml => pci_topology::load::to_toml(&m),
+        OutputFormat::Dot | OutputFormat::Svg => render::picture::render(&m, source, format, None),
     };
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
 }

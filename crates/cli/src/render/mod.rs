@@ -1,5 +1,7 @@
-//! One module per output kind: [`human`] text and [`json`] documents. Pictures (`dot`, `svg`)
-//! and the TOML machine description will be further modules here.
+//! One module per output kind: [`human`] text, [`json`] documents, and [`picture`] (DOT and
+//! SVG, drawn by the library's `dmabuf_ic::picture`). The TOML machine description is
+//! pci-topology's own writer.
 
 pub mod human;
 pub mod json;
+pub mod picture;

@@ -333,6 +333,20 @@ pub fn parse_as(name: &str, text: &str, format: Format) -> Result<Machine, LoadE
     }
 }
 
+/// A hexadecimal number as sysfs and NCCL write them: `0x15b3`, `0X15B3` or `15b3`, at most 16
+/// digits; `None` if the text is not one.
+pub(crate) fn parse_hex(t: &str) -> Option<u64> {
+    let t = t.trim();
+    let d = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if d.is_empty() || d.len() > 16 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(d, 16).ok()
+}
+
 /// Reads a text file whole: an I/O error names the file, and bytes that are not UTF-8 are an
 /// error at their line and column.
 pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {

@@ -58,7 +58,7 @@ use dmabuf_negotiate::Bandwidth;
 use super::cpuset::kernel_mask_to_list;
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
-use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, read_text};
+use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, parse_hex, read_text};
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, Upstream,
@@ -462,15 +462,7 @@ fn count_of(doc: &Doc<'_>, l: &Element) -> Result<u16, LoadError> {
 
 /// `0x15b3` (or `15b3`) up to `max`.
 fn hex(t: &str, max: u64) -> Option<u64> {
-    let t = t.trim();
-    let d = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
-    if d.is_empty() || d.len() > 16 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(d, 16).ok().filter(|&v| v <= max)
+    parse_hex(t).filter(|&v| v <= max)
 }
 
 fn read_cpu(doc: &Doc<'_>, c: &Element) -> Result<CpuInfo, LoadError> {

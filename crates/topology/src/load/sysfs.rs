@@ -29,7 +29,7 @@ use dmabuf_negotiate::Trust;
 
 use super::cpuset::kernel_mask_to_list;
 use super::source::{EntryKind, Source};
-use super::{LoadError, quote};
+use super::{LoadError, parse_hex, quote};
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine, MachineBuilder,
     Upstream,
@@ -314,9 +314,10 @@ fn parse_device_path(
     }
     let hb_pos = comps
         .iter()
-        .rposition(|c| parse_host_bridge(c).is_some())
+        .rposition(|c| HostBridge::parse_sysfs_name(c).is_some())
         .ok_or_else(|| bad("no host bridge folder"))?;
-    let hb = parse_host_bridge(comps[hb_pos]).ok_or_else(|| bad("no host bridge folder"))?;
+    let hb =
+        HostBridge::parse_sysfs_name(comps[hb_pos]).ok_or_else(|| bad("no host bridge folder"))?;
     let mut chain = Vec::new();
     for c in &comps[hb_pos + 1..] {
         chain.push(
@@ -328,21 +329,6 @@ fn parse_device_path(
         return Err(bad("no function below the host bridge"));
     }
     Ok((hb, chain))
-}
-
-fn parse_host_bridge(c: &str) -> Option<HbKey> {
-    let rest = c.strip_prefix("pci")?;
-    let (d, b) = rest.split_once(':')?;
-    if d.len() < 4 || b.len() != 2 {
-        return None;
-    }
-    if !d.bytes().chain(b.bytes()).all(|x| x.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((
-        u32::from_str_radix(d, 16).ok()?,
-        u8::from_str_radix(b, 16).ok()?,
-    ))
 }
 
 struct Attr<'a> {
@@ -422,17 +408,6 @@ fn hex_width(max: u64) -> usize {
         0x1_0000..=0xff_ffff => 6,
         _ => 8,
     }
-}
-
-fn parse_hex(t: &str) -> Option<u64> {
-    let d = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
-    if d.is_empty() || d.len() > 16 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(d, 16).ok()
 }
 
 /// Reads one function's folder.

@@ -247,7 +247,7 @@ impl Reader<'_> {
         // Host bridges: the declared ones in order, then those functions name or imply.
         let mut hbs: HashMap<(u32, u8), HostBridgeId> = HashMap::new();
         for h in &file.host_bridge {
-            let key = parse_host_bridge(h.name.get_ref())
+            let key = HostBridge::parse_sysfs_name(h.name.get_ref())
                 .ok_or_else(|| self.error(h.name.span(), "a host bridge name pciDDDD:BB"))?;
             if hbs.contains_key(&key) {
                 return Err(self.error(h.name.span(), "each host bridge once"));
@@ -287,7 +287,7 @@ impl Reader<'_> {
             let p = match &f.parent {
                 Some(p) => {
                     let t = p.get_ref().trim();
-                    if let Some(key) = parse_host_bridge(t) {
+                    if let Some(key) = HostBridge::parse_sysfs_name(t) {
                         Parent::HostBridge(key)
                     } else {
                         let pb: Bdf = t.parse().map_err(|_| {
@@ -721,22 +721,6 @@ fn parse_bandwidth(s: &str) -> Option<Bandwidth> {
         v = v.checked_add(u64::from(d - b'0') * place)?;
     }
     u32::try_from(v).ok().map(Bandwidth)
-}
-
-/// `pciDDDD:BB` → (domain, bus).
-pub(crate) fn parse_host_bridge(t: &str) -> Option<(u32, u8)> {
-    let rest = t.trim().strip_prefix("pci")?;
-    let (d, b) = rest.split_once(':')?;
-    if d.len() < 4 || d.len() > 8 || b.len() != 2 {
-        return None;
-    }
-    if !d.bytes().chain(b.bytes()).all(|x| x.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((
-        u32::from_str_radix(d, 16).ok()?,
-        u8::from_str_radix(b, 16).ok()?,
-    ))
 }
 
 /// A vendor as `/proc/cpuinfo` spells it, or `intel`, `amd`, `hygon`.
