@@ -227,13 +227,19 @@ mod tests {
     use crate::simulation::engine::{Faults, run_with_faults};
     use dmabuf_negotiate::Bandwidth;
     use pci_topology::{
-        Bar, Bdf, Function, HostBridge, LinkEnd, LinkKind, PrivateFabric, PrivateLink, Upstream,
+        Bar, Bdf, CpuInfo, CpuVendor, Function, HostBridge, LinkEnd, LinkKind, PrivateFabric,
+        PrivateLink, Upstream,
     };
     use std::path::Path;
 
     /// Two GPUs on one root bus, joined by NVLink, each with a 1 GiB prefetchable BAR1.
     fn machine() -> Machine {
+        machine_with(CpuInfo::default())
+    }
+
+    fn machine_with(cpu: CpuInfo) -> Machine {
         let mut b = Machine::builder();
+        b.cpu(cpu);
         let hb = b.host_bridge(HostBridge::new(0, 0));
         let gpu = |bus: u8, start: u64| {
             let mut f = Function::new(Bdf::new(0, bus, 0, 0), Upstream::HostBridge(hb));
@@ -401,5 +407,31 @@ map = "peer"
             "{note}"
         );
         assert!(note.contains("t.toml:"), "names the place: {note}");
+    }
+
+    #[test]
+    fn bus_addresses_taken_from_cpu_addresses_are_flagged_off_x86() {
+        let sim = Simulation::parse(Path::new("t.toml"), SCENARIO.to_owned()).unwrap();
+        let x86 = sim.bind(&machine()).unwrap();
+        assert!(x86.warnings.is_empty(), "{:?}", x86.warnings);
+        let aperture = x86.placements[0].aperture.unwrap();
+        assert!(aperture.bus_assumed && aperture.from_machine);
+        assert_eq!(
+            (aperture.bar, aperture.cpu, aperture.bus),
+            (1, 0x40_0000_0000, 0x40_0000_0000)
+        );
+        let power = machine_with(CpuInfo {
+            vendor: CpuVendor::Other("IBM POWER9".into()),
+            ..CpuInfo::default()
+        });
+        let bound = sim.bind(&power).unwrap();
+        assert!(
+            bound
+                .warnings
+                .iter()
+                .any(|w| w.contains("IBM POWER9") && w.contains("aperture.bus")),
+            "{:?}",
+            bound.warnings
+        );
     }
 }

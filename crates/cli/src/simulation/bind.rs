@@ -13,7 +13,7 @@ use dmabuf_negotiate::{
     FabricAperture, FabricId, Importer, ImporterMode, Iova, Offering, PhysAddr, Placement,
     PolicyError, VramAperture, VramId, VramOffset,
 };
-use pci_topology::{Bdf, Function, FunctionId, Machine};
+use pci_topology::{Bdf, CpuVendor, Function, FunctionId, Machine};
 use toml::Spanned;
 
 use super::expect::{Expectation, What};
@@ -617,6 +617,18 @@ impl Simulation {
                 action,
                 expect,
             });
+        }
+
+        // The bus address of a BAR equals its CPU address on x86; elsewhere it may not.
+        if let CpuVendor::Other(vendor) = &m.cpu().vendor
+            && placements
+                .iter()
+                .any(|p| p.aperture.is_some_and(|a| a.bus_assumed))
+        {
+            cx.binder.warnings.push(format!(
+                "{}: this machine's CPU ({vendor}) is not x86, where a BAR's bus address equals its CPU address; the bus addresses shown assume it does (give aperture.bus otherwise)",
+                file.path.display()
+            ));
         }
 
         Ok(Bound {

@@ -232,8 +232,9 @@ pub const ROUTES: [&str; 6] = [
     "system-memory",
     "cpu-thru-host-bridge",
 ];
-/// Why an event was refused (as in the JSON output's `reason.code`).
-pub const REASONS: [&str; 25] = [
+/// Why an event was refused (as in the JSON output's `reason.code`), or `none`.
+pub const REASONS: [&str; 26] = [
+    "none",
     "invalid-policy",
     "driver-arguments",
     "too-many-offers",
@@ -656,7 +657,10 @@ mod tests {
 
     #[test]
     fn a_minimal_file_parses() {
-        let s = parse("\n[[event]]\nattach = \"nic\"\nexpect = { outcome = \"ok\" }\n").unwrap();
+        let s = parse(
+            "\n[[event]]\nattach = \"nic\"\nexpect = { outcome = \"ok\", reason = \"none\" }\n",
+        )
+        .unwrap();
         assert_eq!(s.raw.event.len(), 1);
         assert_eq!(s.machine, None);
     }
