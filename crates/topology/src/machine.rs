@@ -463,6 +463,22 @@ impl MachineBuilder {
         Self::default()
     }
 
+    /// A builder holding `machine`'s model, to derive a changed machine from it (a link down, a
+    /// function rebound). Building it unchanged gives an equal machine with the same
+    /// [`FunctionId`]s.
+    pub fn from_machine(machine: &Machine) -> Self {
+        Self {
+            functions: machine.functions.clone(),
+            host_bridges: machine.host_bridges.clone(),
+            cpu: machine.cpu.clone(),
+            fabrics: machine.fabrics.clone(),
+            links: machine.links.clone(),
+            switches_collapsed: machine.switches_collapsed,
+            iommu_groups_known: machine.iommu_groups_known,
+            whitelist: Some(machine.whitelist.clone()),
+        }
+    }
+
     /// Adds a host bridge.
     pub fn host_bridge(&mut self, hb: HostBridge) -> HostBridgeId {
         self.host_bridges.push(hb);
@@ -535,6 +551,11 @@ impl MachineBuilder {
     pub fn link(&mut self, link: PrivateLink) -> &mut Self {
         self.links.push(link);
         self
+    }
+
+    /// The private links added so far, in order, to change (e.g. whether each is up).
+    pub fn links_mut(&mut self) -> &mut [PrivateLink] {
+        &mut self.links
     }
 
     /// Validates the model and precomputes the P2P and route tables.

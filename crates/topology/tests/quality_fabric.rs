@@ -11,8 +11,8 @@ use dmabuf_negotiate::{
     Memory, Refusal, Relation, RouteKind,
 };
 use pci_topology::{
-    Acs, CpuVendor, FunctionId, HostBridge, LinkEnd, LinkKind, LinkSpeed, Machine, NvClass,
-    PortType, PrivateFabric, PrivateLink, Upstream,
+    Acs, CpuVendor, FunctionId, HostBridge, LinkEnd, LinkKind, LinkSpeed, Machine, MachineBuilder,
+    NvClass, PortType, PrivateFabric, PrivateLink, Upstream,
 };
 
 fn d(f: FunctionId) -> DeviceId {
@@ -338,6 +338,29 @@ fn private_routes_direct_through_switches_and_down() {
     assert_eq!(
         m.private_route(nv, d(g[0]), d(g[0])).unwrap().kind,
         RouteKind::SameDevice
+    );
+}
+
+#[test]
+fn a_machine_derived_with_a_link_up_again_routes_over_it() {
+    let (m, g, nv, _) = gpus();
+    let same = MachineBuilder::from_machine(&m).build().unwrap();
+    assert_eq!(same, m, "unchanged, the same machine");
+    let mut b = MachineBuilder::from_machine(&m);
+    for link in b.links_mut() {
+        link.up = true;
+    }
+    let repaired = b.build().unwrap();
+    assert_ne!(repaired, m);
+    assert_eq!(
+        repaired.function(g[3]).map(|f| f.bdf),
+        m.function(g[3]).map(|f| f.bdf)
+    );
+    let r = repaired.private_route(nv, d(g[3]), d(g[0])).unwrap();
+    assert_eq!(
+        (r.bandwidth, r.hops),
+        (Some(Bandwidth(100_000)), 1),
+        "four links"
     );
 }
 

@@ -48,24 +48,9 @@ impl LinkState {
 
     /// `original` with these link states: the same model, every link's `up` as here.
     pub fn apply(&self, original: &Machine) -> Result<Machine, BuildError> {
-        let mut b = MachineBuilder::new();
-        for hb in original.host_bridges() {
-            b.host_bridge(hb.clone());
-        }
-        for f in original.functions() {
-            b.function(f.clone());
-        }
-        b.cpu(original.cpu().clone())
-            .switches_collapsed(original.switches_collapsed())
-            .iommu_groups_known(original.iommu_groups_known())
-            .whitelist(original.whitelist().clone());
-        for fabric in original.fabrics() {
-            b.fabric(fabric.clone());
-        }
-        for (i, link) in original.links().iter().enumerate() {
-            let mut link = link.clone();
+        let mut b = MachineBuilder::from_machine(original);
+        for (i, link) in b.links_mut().iter_mut().enumerate() {
             link.up = self.is_up(i);
-            b.link(link);
         }
         b.build()
     }
