@@ -25,8 +25,8 @@ use crate::mapping::{
     PhysMapping, TrustedImporter, VramMapping,
 };
 use crate::{
-    AddrRange, Agreed, Apertures, BarSlice, DeviceId, DmaAddr, DmaRefusal, Offering, Placement,
-    Platform, RouteKind, StoredArgs, Trust,
+    AddrRange, Agreed, Apertures, BarSlice, Describe, DeviceId, DmaAddr, DmaRefusal, Names,
+    Offering, OpaqueNames, Placement, Platform, RouteKind, StoredArgs, Trust,
 };
 
 /// Why a mapping's addresses could not be derived.
@@ -52,14 +52,17 @@ pub enum AddressError {
     Inconsistent(&'static str),
 }
 
-impl fmt::Display for AddressError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for AddressError {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            AddressError::Aperture { placement, error } => write!(f, "{placement}: {error}"),
-            AddressError::Dma(refusal) => fmt::Display::fmt(refusal, f),
+            AddressError::Aperture { placement, error } => {
+                write!(f, "{}: {error}", placement.named(names))
+            }
+            AddressError::Dma(refusal) => refusal.describe(f, names),
             AddressError::DmaLength { device } => write!(
                 f,
-                "the DMA API returned a range of the wrong length for {device}"
+                "the DMA API returned a range of the wrong length for {}",
+                device.named(names)
             ),
             AddressError::Untrusted(trust) => write!(
                 f,
@@ -67,6 +70,12 @@ impl fmt::Display for AddressError {
             ),
             AddressError::Inconsistent(why) => write!(f, "inconsistent agreement: {why}"),
         }
+    }
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

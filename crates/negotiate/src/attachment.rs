@@ -9,7 +9,10 @@
 use core::fmt;
 
 use crate::mapping::{AddressSpace, Mapping};
-use crate::{Agreed, Generation, Importer, MappingHandle, Placement, RevokeReason, Unreachable};
+use crate::{
+    Agreed, Describe, Generation, Importer, MappingHandle, Names, OpaqueNames, Placement,
+    RevokeReason, Unreachable,
+};
 
 /// Names one attachment of one buffer. Never reused within the buffer.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -24,7 +27,7 @@ impl AttachmentId {
 
 impl fmt::Display for AttachmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attachment#{}", self.0)
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -71,19 +74,29 @@ impl AgreementState {
     }
 }
 
-impl fmt::Display for AgreementState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for AgreementState {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            AgreementState::Current(a) => write!(f, "{a}"),
+            AgreementState::Current(a) => write!(f, "{}", a.named(names)),
             AgreementState::Outdated { previous } => write!(
                 f,
-                "renegotiates at its next map (was {previous}, for {})",
-                previous.placement()
+                "renegotiates at its next map (was {}, for {})",
+                previous.named(names),
+                previous.placement().named(names)
             ),
-            AgreementState::Lost { previous, reason } => {
-                write!(f, "lost (was {previous}): {reason}")
-            }
+            AgreementState::Lost { previous, reason } => write!(
+                f,
+                "lost (was {}): {}",
+                previous.named(names),
+                reason.named(names)
+            ),
         }
+    }
+}
+
+impl fmt::Display for AgreementState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -169,13 +182,19 @@ pub enum Validity {
     Revoked(RevokeReason),
 }
 
-impl fmt::Display for Validity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Validity {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             Validity::Valid => f.write_str("valid"),
             Validity::Stale { valid_from } => write!(f, "stale (valid only from {valid_from})"),
-            Validity::Revoked(why) => write!(f, "revoked ({why})"),
+            Validity::Revoked(why) => write!(f, "revoked ({})", why.named(names)),
         }
+    }
+}
+
+impl fmt::Display for Validity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -197,16 +216,22 @@ pub struct Holding {
     pub validity: Validity,
 }
 
-impl fmt::Display for Holding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Holding {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         write!(
             f,
             "{} mapping, {}, {} of {}: {}",
             self.interconnect,
             self.handle.generation(),
-            self.space,
-            self.placement,
-            self.validity
+            self.space.named(names),
+            self.placement.named(names),
+            self.validity.named(names)
         )
+    }
+}
+
+impl fmt::Display for Holding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }

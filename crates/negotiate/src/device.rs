@@ -5,6 +5,8 @@
 
 use core::fmt;
 
+use crate::{Describe, Names, OpaqueNames};
+
 /// An opaque handle for one device (on a PCI machine: one PCI function), assigned by the
 /// [`Fabric`](crate::Fabric) that answers questions about it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -12,7 +14,7 @@ pub struct DeviceId(pub u32);
 
 impl fmt::Display for DeviceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "device#{}", self.0)
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -23,7 +25,7 @@ pub struct FabricId(pub u32);
 
 impl fmt::Display for FabricId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fabric#{}", self.0)
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -37,9 +39,15 @@ pub struct VramId {
     pub instance: u16,
 }
 
+impl Describe for VramId {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(f, "vram{} of {}", self.instance, self.owner.named(names))
+    }
+}
+
 impl fmt::Display for VramId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vram{} of {}", self.instance, self.owner)
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -66,12 +74,21 @@ impl BarSlice {
     }
 }
 
-impl fmt::Display for BarSlice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for BarSlice {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         write!(
             f,
             "BAR{} of {} [{:#x}+{:#x}]",
-            self.bar, self.device, self.offset, self.len
+            self.bar,
+            self.device.named(names),
+            self.offset,
+            self.len
         )
+    }
+}
+
+impl fmt::Display for BarSlice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }

@@ -17,7 +17,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::{Apertures, DeviceId, ExporterOffer, FabricId, Placement, Policy};
+use crate::{
+    Apertures, Describe, DeviceId, ExporterOffer, FabricId, Names, OpaqueNames, Placement, Policy,
+};
 
 /// One interconnect the exporter offers for a placement. Together with the placement it
 /// determines the exporter entry ([`Offering::offer`]).
@@ -53,15 +55,21 @@ impl Offering {
     }
 }
 
-impl fmt::Display for Offering {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Offering {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             Offering::Vram => f.write_str("vram"),
-            Offering::PrivateIova(fabric) => write!(f, "private-iova on {fabric}"),
+            Offering::PrivateIova(fabric) => write!(f, "private-iova on {}", fabric.named(names)),
             Offering::DmaAddr => f.write_str("dma-addr"),
             Offering::PciBar => f.write_str("pci-bar"),
             Offering::Phys => f.write_str("phys"),
         }
+    }
+}
+
+impl fmt::Display for Offering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -130,34 +138,57 @@ pub enum PolicyError {
     TooManyOfferings(Placement),
 }
 
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for PolicyError {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             PolicyError::EmptyBuffer => f.write_str("a buffer needs a size of at least one byte"),
             PolicyError::NoPlacement => f.write_str("the exporter policy lists no placement"),
-            PolicyError::DuplicatePlacement(p) => write!(f, "placement {p} is listed twice"),
+            PolicyError::DuplicatePlacement(p) => {
+                write!(f, "placement {} is listed twice", p.named(names))
+            }
             PolicyError::TooSmall { placement, size } => {
-                write!(f, "{placement} cannot hold {size} bytes")
+                write!(f, "{} cannot hold {size} bytes", placement.named(names))
             }
             PolicyError::NothingOffered(p) => {
-                write!(f, "nothing is offered for {p}: no importer could reach it")
+                write!(
+                    f,
+                    "nothing is offered for {}: no importer could reach it",
+                    p.named(names)
+                )
             }
             PolicyError::OfferingDoesNotFit {
                 placement,
                 offering,
-            } => write!(f, "{offering} cannot describe {placement}"),
+            } => write!(
+                f,
+                "{} cannot describe {}",
+                offering.named(names),
+                placement.named(names)
+            ),
             PolicyError::NoAperture {
                 placement,
                 offering,
             } => write!(
                 f,
-                "{offering} of {placement}: no aperture exposes the whole buffer, so its \
-                 addresses cannot be derived"
+                "{} of {}: no aperture exposes the whole buffer, so its addresses cannot be \
+                 derived",
+                offering.named(names),
+                placement.named(names)
             ),
             PolicyError::TooManyOfferings(p) => {
-                write!(f, "more than {MAX_OFFERINGS} offerings for {p}")
+                write!(
+                    f,
+                    "more than {MAX_OFFERINGS} offerings for {}",
+                    p.named(names)
+                )
             }
         }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

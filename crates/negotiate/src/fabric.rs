@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use crate::{DeviceId, FabricId, Route};
+use crate::{Describe, DeviceId, FabricId, Names, OpaqueNames, Route};
 
 /// Where memory lives, as far as reaching it is concerned.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -24,13 +24,19 @@ pub enum Memory {
     Device(DeviceId),
 }
 
-impl fmt::Display for Memory {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Memory {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             Memory::System { numa_node: Some(n) } => write!(f, "system memory (NUMA node {n})"),
             Memory::System { numa_node: None } => f.write_str("system memory"),
-            Memory::Device(d) => write!(f, "memory of {d}"),
+            Memory::Device(d) => write!(f, "memory of {}", d.named(names)),
         }
+    }
+}
+
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -133,13 +139,18 @@ pub enum Refusal {
     Other(&'static str),
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Refusal {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            Refusal::UnknownDevice(d) => write!(f, "{d} is not known to the fabric"),
-            Refusal::UnknownFabric(fab) => write!(f, "{fab} is not known"),
-            Refusal::NotOnFabric { fabric, device } => write!(f, "{device} is not on {fabric}"),
-            Refusal::LinkDown(fab) => write!(f, "the link on {fab} is down"),
+            Refusal::UnknownDevice(d) => write!(f, "{} is not known to the fabric", d.named(names)),
+            Refusal::UnknownFabric(fab) => write!(f, "{} is not known", fab.named(names)),
+            Refusal::NotOnFabric { fabric, device } => write!(
+                f,
+                "{} is not on {}",
+                device.named(names),
+                fabric.named(names)
+            ),
+            Refusal::LinkDown(fab) => write!(f, "the link on {} is down", fab.named(names)),
             Refusal::PciP2pNotSupported {
                 cause,
                 host_bridge,
@@ -168,9 +179,15 @@ impl fmt::Display for Refusal {
                 }
                 Ok(())
             }
-            Refusal::NotPci(d) => write!(f, "{d} is not a PCI device"),
+            Refusal::NotPci(d) => write!(f, "{} is not a PCI device", d.named(names)),
             Refusal::Other(why) => f.write_str(why),
         }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use crate::{AttachmentId, RevokeReason};
+use crate::{AttachmentId, Describe, Names, OpaqueNames, RevokeReason};
 
 /// A generation of a buffer: a counter that only grows, by one per invalidating event.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -123,13 +123,21 @@ impl MappingHandle {
     }
 }
 
-impl fmt::Display for MappingHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for MappingHandle {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         write!(
             f,
             "mapping #{} of {} ({})",
-            self.serial, self.attachment, self.generation
+            self.serial,
+            self.attachment.named(names),
+            self.generation
         )
+    }
+}
+
+impl fmt::Display for MappingHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -153,18 +161,26 @@ pub enum AccessError {
     OtherBuffer(BufferId),
 }
 
-impl fmt::Display for AccessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for AccessError {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            AccessError::Revoked(why) => write!(f, "the buffer was revoked ({why})"),
+            AccessError::Revoked(why) => {
+                write!(f, "the buffer was revoked ({})", why.named(names))
+            }
             AccessError::Stale { issued, valid_from } => write!(
                 f,
                 "stale mapping: issued in {issued}, but only mappings from {valid_from} on are valid"
             ),
             AccessError::Unmapped => f.write_str("the mapping was given back"),
-            AccessError::Detached(id) => write!(f, "{id} is detached"),
+            AccessError::Detached(id) => write!(f, "{} is detached", id.named(names)),
             AccessError::OtherBuffer(id) => write!(f, "the mapping belongs to {id}"),
         }
+    }
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

@@ -31,8 +31,9 @@ use core::fmt;
 use crate::mapping::{AddressSpace, Mapping};
 use crate::renegotiation::negotiate_at;
 use crate::{
-    AgreementState, AttachmentId, Buffer, DeviceId, FabricId, Generation, MappingHandle, Offering,
-    PHYS, PRIVATE_IOVA, Placement, Platform, Rejection, Relation, StoredArgs, Unreachable,
+    AgreementState, AttachmentId, Buffer, Describe, DeviceId, FabricId, Generation, MappingHandle,
+    Names, Offering, OpaqueNames, PHYS, PRIVATE_IOVA, Placement, Platform, Rejection, Relation,
+    StoredArgs, Unreachable,
 };
 
 /// A broken invariant.
@@ -133,8 +134,8 @@ pub enum Violation {
     StaleMappingRevived(MappingHandle),
 }
 
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Violation {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             Violation::MappingOfOtherPlacement {
                 attachment,
@@ -142,83 +143,132 @@ impl fmt::Display for Violation {
                 current,
             } => write!(
                 f,
-                "{attachment} holds a usable mapping of {mapped}, but the buffer is in {current}"
+                "{attachment} holds a usable mapping of {mapped}, but the buffer is in {current}",
+                attachment = attachment.named(names),
+                mapped = mapped.named(names),
+                current = current.named(names),
             ),
-            Violation::MappingAfterRevoke(id) => {
-                write!(f, "{id} holds a usable mapping of a revoked buffer")
-            }
-            Violation::MappingWithoutAgreement(id) => {
-                write!(
-                    f,
-                    "{id} holds a usable mapping but has no current agreement"
-                )
-            }
+            Violation::MappingAfterRevoke(id) => write!(
+                f,
+                "{id} holds a usable mapping of a revoked buffer",
+                id = id.named(names),
+            ),
+            Violation::MappingWithoutAgreement(id) => write!(
+                f,
+                "{id} holds a usable mapping but has no current agreement",
+                id = id.named(names),
+            ),
             Violation::MappingDiffers(id) => write!(
                 f,
-                "{id} holds a usable mapping that is not what the current placement gives"
+                "{id} holds a usable mapping that is not what the current placement gives",
+                id = id.named(names),
             ),
             Violation::MappingMisaddressed { attachment, space } => write!(
                 f,
-                "{attachment} holds addresses valid for {space}, which is not its importer"
+                "{attachment} holds addresses valid for {space}, which is not its importer",
+                attachment = attachment.named(names),
+                space = space.named(names),
             ),
             Violation::AgreementForOtherPlacement(id) => write!(
                 f,
-                "{id}'s current agreement was negotiated for another placement"
+                "{id}'s current agreement was negotiated for another placement",
+                id = id.named(names),
             ),
-            Violation::PhysToUntrusted(id) => {
-                write!(f, "{id} was given phys but is not a trusted importer")
-            }
+            Violation::PhysToUntrusted(id) => write!(
+                f,
+                "{id} was given phys but is not a trusted importer",
+                id = id.named(names),
+            ),
             Violation::PrivateIovaOffFabric { attachment, fabric } => write!(
                 f,
-                "{attachment} agreed private-iova on {fabric}, which does not connect it"
+                "{attachment} agreed private-iova on {fabric}, which does not connect it",
+                attachment = attachment.named(names),
+                fabric = fabric.named(names),
             ),
             Violation::VirtualFunctionReach { attachment, device } => write!(
                 f,
-                "{attachment}: virtual function {device} reaches another virtual function's memory"
+                "{attachment}: virtual function {device} reaches another virtual function's memory",
+                attachment = attachment.named(names),
+                device = device.named(names),
             ),
             Violation::RouteGone {
                 attachment,
                 rejection: Some(why),
-            } => write!(f, "{attachment}'s agreement no longer matches: {why}"),
+            } => write!(
+                f,
+                "{attachment}'s agreement no longer matches: {why}",
+                attachment = attachment.named(names),
+                why = why.named(names),
+            ),
             Violation::RouteGone {
                 attachment,
                 rejection: None,
-            } => write!(f, "{attachment}'s agreement now takes another route"),
-            Violation::ForeignImporterOffer(id) => {
-                write!(
-                    f,
-                    "{id}'s agreement names an entry its importer did not offer"
-                )
-            }
-            Violation::Unreachable { attachment, reason } => {
-                write!(f, "active {attachment} cannot reach the buffer: {reason}")
-            }
+            } => write!(
+                f,
+                "{attachment}'s agreement now takes another route",
+                attachment = attachment.named(names),
+            ),
+            Violation::ForeignImporterOffer(id) => write!(
+                f,
+                "{id}'s agreement names an entry its importer did not offer",
+                id = id.named(names),
+            ),
+            Violation::Unreachable { attachment, reason } => write!(
+                f,
+                "active {attachment} cannot reach the buffer: {reason}",
+                attachment = attachment.named(names),
+                reason = reason.named(names),
+            ),
             Violation::PinnedElsewhere {
                 attachment,
                 pinned_at,
                 current,
             } => write!(
                 f,
-                "{attachment} pinned the buffer in {pinned_at}, but it is in {current}"
+                "{attachment} pinned the buffer in {pinned_at}, but it is in {current}",
+                attachment = attachment.named(names),
+                pinned_at = pinned_at.named(names),
+                current = current.named(names),
             ),
-            Violation::PinNotRecorded(id) => write!(f, "{id} pins the buffer but records no pin"),
-            Violation::FutureGeneration(id) => {
-                write!(f, "{id} has a generation ahead of the buffer's")
-            }
+            Violation::PinNotRecorded(id) => write!(
+                f,
+                "{id} pins the buffer but records no pin",
+                id = id.named(names),
+            ),
+            Violation::FutureGeneration(id) => write!(
+                f,
+                "{id} has a generation ahead of the buffer's",
+                id = id.named(names),
+            ),
             Violation::BadAttachmentIds => f.write_str("attachment ids out of order"),
             Violation::GenerationWentBack { from, to } => {
                 write!(f, "the generation went back from {from} to {to}")
             }
-            Violation::PinnedBufferMoved { from, to } => {
-                write!(f, "the pinned buffer moved from {from} to {to}")
-            }
+            Violation::PinnedBufferMoved { from, to } => write!(
+                f,
+                "the pinned buffer moved from {from} to {to}",
+                from = from.named(names),
+                to = to.named(names),
+            ),
             Violation::Unrevoked => f.write_str("a revoked buffer is no longer revoked"),
-            Violation::MappedAfterRevoke(h) => write!(f, "a revoked buffer issued {h}"),
-            Violation::SurvivedInvalidation(h) => {
-                write!(f, "{h} is still usable after a move or revoke")
+            Violation::MappedAfterRevoke(h) => {
+                write!(f, "a revoked buffer issued {h}", h = h.named(names))
             }
-            Violation::StaleMappingRevived(h) => write!(f, "{h} became usable again"),
+            Violation::SurvivedInvalidation(h) => write!(
+                f,
+                "{h} is still usable after a move or revoke",
+                h = h.named(names),
+            ),
+            Violation::StaleMappingRevived(h) => {
+                write!(f, "{h} became usable again", h = h.named(names))
+            }
         }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

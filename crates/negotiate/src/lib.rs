@@ -24,6 +24,11 @@
 //! derived from the current placement ([`addressing`]). [`invariants`] checks the promises;
 //! `SharedBuffer` (feature `std`) shares a buffer between threads.
 //!
+//! Messages name devices, fabrics and attachments by opaque ids (`device#3`, `fabric#1`,
+//! `attachment#2`): the core knows nothing better. Whoever assigned the ids can give their
+//! names through a [`Names`], and every message type that mentions an id displays with them
+//! through [`Describe::named`] ([`naming`]); `Display` uses [`OpaqueNames`].
+//!
 //! The crate is `no_std` + `alloc`. Negotiation itself neither allocates nor panics: the caller
 //! provides the candidate table's storage (on the stack if it likes). The lifecycle allocates
 //! (its attachments, owned copies of offers), but only around negotiation, never in it.
@@ -78,6 +83,7 @@ pub mod invariants;
 mod lifecycle_error;
 pub mod mapping;
 mod migration;
+pub mod naming;
 mod negotiate;
 mod offer;
 mod placement;
@@ -117,6 +123,7 @@ pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, Stor
 pub use invariants::{Monitor, Violation};
 pub use lifecycle_error::{AttachRefusal, LifecycleError};
 pub use migration::{Blocked, Migration, NoMigration};
+pub use naming::{Describe, Named, Names, OpaqueNames};
 pub use placement::Placement;
 pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use renegotiation::{Agreed, Change, Unreachable};

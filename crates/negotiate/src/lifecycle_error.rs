@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::{
-    AddressError, AttachmentId, MappingHandle, NoMigration, Placement, PolicyError, RevokeReason,
-    Unreachable,
+    AddressError, AttachmentId, Describe, MappingHandle, Names, NoMigration, OpaqueNames,
+    Placement, PolicyError, RevokeReason, Unreachable,
 };
 
 /// Why a new importer could not be attached although it is allowed in principle.
@@ -21,13 +21,20 @@ pub struct AttachRefusal {
     pub migration: NoMigration,
 }
 
-impl fmt::Display for AttachRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for AttachRefusal {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         write!(
             f,
             "{}; and the buffer was not moved: {}",
-            self.here, self.migration
+            self.here.named(names),
+            self.migration.named(names)
         )
+    }
+}
+
+impl fmt::Display for AttachRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -98,33 +105,53 @@ pub enum LifecycleError {
     Exhausted(&'static str),
 }
 
-impl fmt::Display for LifecycleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for LifecycleError {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            LifecycleError::Policy(e) => write!(f, "invalid exporter policy: {e}"),
+            LifecycleError::Policy(e) => {
+                write!(f, "invalid exporter policy: {e}", e = e.named(names))
+            }
             LifecycleError::DriverArguments { index } => write!(
                 f,
                 "importer offer {index} has driver-specific arguments, which an attachment \
                  cannot keep"
             ),
             LifecycleError::TooManyOffers(n) => write!(f, "the importer lists {n} offers"),
-            LifecycleError::Revoked(why) => write!(f, "the buffer was revoked ({why})"),
-            LifecycleError::UnknownAttachment(id) => write!(f, "{id} is not attached"),
+            LifecycleError::Revoked(why) => {
+                write!(f, "the buffer was revoked ({why})", why = why.named(names))
+            }
+            LifecycleError::UnknownAttachment(id) => {
+                write!(f, "{id} is not attached", id = id.named(names))
+            }
             LifecycleError::ImporterNotRevocable => f.write_str(
                 "the exporter may revoke, and a static importer that cannot give its mappings \
                  back may not attach",
             ),
-            LifecycleError::Unreachable(refusal) => write!(f, "refused: {refusal}"),
-            LifecycleError::AlreadyMapped(handle) => write!(f, "already mapped: {handle}"),
-            LifecycleError::UnknownMapping(handle) => {
-                write!(f, "{handle} is not the mapping its attachment holds")
+            LifecycleError::Unreachable(refusal) => {
+                write!(f, "refused: {refusal}", refusal = refusal.named(names))
             }
-            LifecycleError::NotPinned(id) => write!(f, "{id} holds no explicit pin"),
-            LifecycleError::Lost(id) => write!(f, "{id} cannot reach the buffer any more"),
+            LifecycleError::AlreadyMapped(handle) => {
+                write!(f, "already mapped: {handle}", handle = handle.named(names))
+            }
+            LifecycleError::UnknownMapping(handle) => {
+                write!(
+                    f,
+                    "{handle} is not the mapping its attachment holds",
+                    handle = handle.named(names)
+                )
+            }
+            LifecycleError::NotPinned(id) => {
+                write!(f, "{id} holds no explicit pin", id = id.named(names))
+            }
+            LifecycleError::Lost(id) => write!(
+                f,
+                "{id} cannot reach the buffer any more",
+                id = id.named(names)
+            ),
             LifecycleError::Pinned { by } => {
                 f.write_str("the buffer is pinned by")?;
                 for id in by {
-                    write!(f, " {id}")?;
+                    write!(f, " {id}", id = id.named(names))?;
                 }
                 f.write_str(" and cannot move")
             }
@@ -132,24 +159,48 @@ impl fmt::Display for LifecycleError {
                 f.write_str("the exporter policy does not allow migration")
             }
             LifecycleError::UnknownPlacement(p) => {
-                write!(f, "{p} is not a placement of the exporter policy")
+                write!(
+                    f,
+                    "{p} is not a placement of the exporter policy",
+                    p = p.named(names)
+                )
             }
-            LifecycleError::AlreadyThere(p) => write!(f, "the buffer is already in {p}"),
+            LifecycleError::AlreadyThere(p) => {
+                write!(f, "the buffer is already in {p}", p = p.named(names))
+            }
             LifecycleError::MoveBlocked {
                 attachment,
                 unreachable,
-            } => write!(f, "moving would cut off {attachment}: {unreachable}"),
+            } => write!(
+                f,
+                "moving would cut off {attachment}: {unreachable}",
+                attachment = attachment.named(names),
+                unreachable = unreachable.named(names)
+            ),
             LifecycleError::Renegotiation {
                 attachment,
                 unreachable,
-            } => write!(f, "renegotiation for {attachment} failed: {unreachable}"),
-            LifecycleError::Address(e) => write!(f, "cannot derive addresses: {e}"),
+            } => write!(
+                f,
+                "renegotiation for {attachment} failed: {unreachable}",
+                attachment = attachment.named(names),
+                unreachable = unreachable.named(names)
+            ),
+            LifecycleError::Address(e) => {
+                write!(f, "cannot derive addresses: {e}", e = e.named(names))
+            }
             LifecycleError::ExporterNotRevocable => {
                 f.write_str("the exporter policy does not allow revocation")
             }
             LifecycleError::AlreadyRevoked => f.write_str("the buffer is already revoked"),
             LifecycleError::Exhausted(what) => write!(f, "{what} exhausted"),
         }
+    }
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

@@ -13,8 +13,8 @@ use core::fmt;
 use crate::address::Address;
 use crate::interconnect::{DMA_ADDR, Interconnect, PCI_BAR, PHYS, PRIVATE_IOVA, VRAM};
 use crate::{
-    AddrRange, BarSlice, BusAddr, DeviceId, DmaAddr, FabricId, Iova, PhysAddr, Trust, VramId,
-    VramOffset,
+    AddrRange, BarSlice, BusAddr, Describe, DeviceId, DmaAddr, FabricId, Iova, Names, OpaqueNames,
+    PhysAddr, Trust, VramId, VramOffset,
 };
 
 /// A list of address ranges of type `A`, valid only in the space `S`.
@@ -157,15 +157,26 @@ pub enum AddressSpace {
     Physical(TrustedImporter),
 }
 
-impl fmt::Display for AddressSpace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for AddressSpace {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            AddressSpace::Device(d) => write!(f, "DMA addresses of {d}"),
-            AddressSpace::PciBus(d) => write!(f, "PCI bus addresses for {d}"),
-            AddressSpace::Vram(v) => write!(f, "offsets in {v}"),
-            AddressSpace::Fabric(p) => write!(f, "IOVAs on {} for {}", p.fabric, p.initiator),
+            AddressSpace::Device(d) => write!(f, "DMA addresses of {}", d.named(names)),
+            AddressSpace::PciBus(d) => write!(f, "PCI bus addresses for {}", d.named(names)),
+            AddressSpace::Vram(v) => write!(f, "offsets in {}", v.named(names)),
+            AddressSpace::Fabric(p) => write!(
+                f,
+                "IOVAs on {} for {}",
+                p.fabric.named(names),
+                p.initiator.named(names)
+            ),
             AddressSpace::Physical(t) => write!(f, "physical addresses for {}", t.trust()),
         }
+    }
+}
+
+impl fmt::Display for AddressSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

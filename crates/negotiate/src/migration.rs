@@ -16,8 +16,8 @@ use core::fmt;
 
 use crate::renegotiation::negotiate_at;
 use crate::{
-    Agreed, AgreementState, AttachmentId, Buffer, Generation, Importer, LifecycleError, Placement,
-    Platform, Validity,
+    Agreed, AgreementState, AttachmentId, Buffer, Describe, Generation, Importer, LifecycleError,
+    Names, OpaqueNames, Placement, Platform, Validity,
 };
 
 /// A move the exporter made.
@@ -35,16 +35,22 @@ pub struct Migration {
     pub renegotiate: Vec<AttachmentId>,
 }
 
-impl fmt::Display for Migration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Migration {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         write!(
             f,
             "moved from {} to {} ({}); {} mapping(s) invalidated",
-            self.from,
-            self.to,
+            self.from.named(names),
+            self.to.named(names),
             self.generation,
             self.invalidated.len()
         )
+    }
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -68,14 +74,14 @@ pub enum NoMigration {
     NoPlacement(Vec<Blocked>),
 }
 
-impl fmt::Display for NoMigration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for NoMigration {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             NoMigration::NotAllowed => f.write_str("the exporter policy does not allow migration"),
             NoMigration::Pinned(by) => {
                 f.write_str("it is pinned by")?;
                 for id in by {
-                    write!(f, " {id}")?;
+                    write!(f, " {id}", id = id.named(names))?;
                 }
                 Ok(())
             }
@@ -87,14 +93,29 @@ impl fmt::Display for NoMigration {
                 let mut sep = " (";
                 for b in blocked {
                     match b.by {
-                        Some(id) => write!(f, "{sep}{} not by {id}", b.placement)?,
-                        None => write!(f, "{sep}{} not by the new importer", b.placement)?,
+                        Some(id) => write!(
+                            f,
+                            "{sep}{} not by {id}",
+                            b.placement.named(names),
+                            id = id.named(names)
+                        )?,
+                        None => write!(
+                            f,
+                            "{sep}{} not by the new importer",
+                            b.placement.named(names)
+                        )?,
                     }
                     sep = "; ";
                 }
                 f.write_str(")")
             }
         }
+    }
+}
+
+impl fmt::Display for NoMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

@@ -9,7 +9,9 @@
 
 use core::fmt;
 
-use crate::{BarSlice, DeviceId, Memory, PhysAddr, VramId, VramOffset};
+use crate::{
+    BarSlice, Describe, DeviceId, Memory, Names, OpaqueNames, PhysAddr, VramId, VramOffset,
+};
 
 /// Where a buffer lives.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -79,10 +81,12 @@ impl Placement {
     }
 }
 
-impl fmt::Display for Placement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Placement {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
-            Placement::Vram { vram, offset } => write!(f, "{vram} at offset {offset}"),
+            Placement::Vram { vram, offset } => {
+                write!(f, "{} at offset {offset}", vram.named(names))
+            }
             Placement::System {
                 numa_node: Some(node),
                 phys,
@@ -91,8 +95,14 @@ impl fmt::Display for Placement {
                 numa_node: None,
                 phys,
             } => write!(f, "system memory at {phys}"),
-            Placement::Bar(slice) => write!(f, "{slice}"),
+            Placement::Bar(slice) => write!(f, "{}", slice.named(names)),
         }
+    }
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use crate::{AddrRange, DeviceId, DmaAddr, Fabric, PhysAddr};
+use crate::{AddrRange, Describe, DeviceId, DmaAddr, Fabric, Names, OpaqueNames, PhysAddr};
 
 /// Why a device cannot be given DMA addresses for a range.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -19,9 +19,20 @@ pub struct DmaRefusal {
     pub reason: &'static str,
 }
 
+impl Describe for DmaRefusal {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(
+            f,
+            "no DMA mapping for {}: {}",
+            self.device.named(names),
+            self.reason
+        )
+    }
+}
+
 impl fmt::Display for DmaRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no DMA mapping for {}: {}", self.device, self.reason)
+        self.describe(f, &OpaqueNames)
     }
 }
 

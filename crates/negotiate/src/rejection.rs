@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::{FabricId, Interconnect, Refusal, Relation};
+use crate::{Describe, FabricId, Interconnect, Names, OpaqueNames, Refusal, Relation};
 
 /// Why an interconnect's match operation rejected an exporter × importer pair.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -44,8 +44,8 @@ pub enum Rejection {
     Driver(&'static str),
 }
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Rejection {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             Rejection::DifferentInterconnects { exporter, importer } => {
                 write!(f, "different interconnects ({exporter} vs {importer})")
@@ -58,7 +58,12 @@ impl fmt::Display for Rejection {
                  this importer is untrusted",
             ),
             Rejection::DifferentFabrics { exporter, importer } => {
-                write!(f, "exporter is on {exporter}, importer on {importer}")
+                write!(
+                    f,
+                    "exporter is on {}, importer on {}",
+                    exporter.named(names),
+                    importer.named(names)
+                )
             }
             Rejection::VramNotAddressable(relation) => write!(
                 f,
@@ -71,8 +76,14 @@ impl fmt::Display for Rejection {
             Rejection::VirtualFunctionIsolation => {
                 f.write_str("a virtual function may not reach another virtual function's memory")
             }
-            Rejection::Refused(refusal) => fmt::Display::fmt(refusal, f),
+            Rejection::Refused(refusal) => refusal.describe(f, names),
             Rejection::Driver(why) => f.write_str(why),
         }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }

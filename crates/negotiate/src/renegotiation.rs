@@ -13,8 +13,8 @@ use core::fmt;
 
 use crate::interconnect::Interconnect;
 use crate::{
-    Candidate, ExporterPolicy, Importer, NegotiationError, Negotiator, Offering, Placement,
-    PlacementOption, Platform, Rejection, Route, StoredOffer, Verdict,
+    Candidate, Describe, ExporterPolicy, Importer, Names, NegotiationError, Negotiator, Offering,
+    OpaqueNames, Placement, PlacementOption, Platform, Rejection, Route, StoredOffer, Verdict,
 };
 
 /// The interconnect an attachment agreed on, for one placement.
@@ -84,9 +84,15 @@ impl Agreed {
     }
 }
 
+impl Describe for Agreed {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(f, "{} over {}", self.interconnect, self.route.named(names))
+    }
+}
+
 impl fmt::Display for Agreed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} over {}", self.interconnect, self.route)
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -129,19 +135,29 @@ impl Unreachable {
     }
 }
 
-impl fmt::Display for Unreachable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no common interconnect reaches {}", self.placement)?;
+impl Describe for Unreachable {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(
+            f,
+            "no common interconnect reaches {}",
+            self.placement.named(names)
+        )?;
         let mut reasons = self.reasons().peekable();
         if reasons.peek().is_none() {
             return f.write_str(" (no offer of the same interconnect type on both sides)");
         }
         let mut sep = ": ";
         for (interconnect, why) in reasons {
-            write!(f, "{sep}{interconnect}: {why}")?;
+            write!(f, "{sep}{interconnect}: {why}", why = why.named(names))?;
             sep = "; ";
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -166,9 +182,15 @@ impl Change {
     }
 }
 
+impl Describe for Change {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(f, "{} → {}", self.from.named(names), self.to.named(names))
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {}", self.from, self.to)
+        self.describe(f, &OpaqueNames)
     }
 }
 

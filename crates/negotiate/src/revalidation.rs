@@ -22,8 +22,8 @@ use core::fmt;
 
 use crate::renegotiation::negotiate_at;
 use crate::{
-    Agreed, AgreementState, AttachmentId, Buffer, Change, Generation, LifecycleError, Migration,
-    NoMigration, Platform, Unreachable,
+    Agreed, AgreementState, AttachmentId, Buffer, Change, Describe, Generation, LifecycleError,
+    Migration, Names, NoMigration, OpaqueNames, Platform, Unreachable,
 };
 
 /// An attachment that fell back to another agreement for the same placement.
@@ -70,28 +70,49 @@ impl Revalidation {
     }
 }
 
-impl fmt::Display for Revalidation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for Revalidation {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         let Some(generation) = self.generation else {
             return f.write_str("no attachment affected");
         };
         write!(f, "{generation}:")?;
         for r in &self.renegotiated {
-            write!(f, " {} fell back ({});", r.attachment, r.change)?;
+            write!(
+                f,
+                " {} fell back ({});",
+                r.attachment.named(names),
+                r.change.named(names)
+            )?;
         }
         for (id, agreed) in &self.recovered {
-            write!(f, " {id} recovered ({agreed});")?;
+            write!(
+                f,
+                " {id} recovered ({agreed});",
+                id = id.named(names),
+                agreed = agreed.named(names)
+            )?;
         }
         if let Some(m) = &self.migration {
-            write!(f, " {m};")?;
+            write!(f, " {m};", m = m.named(names))?;
         }
         for l in &self.lost {
-            write!(f, " {} lost: {};", l.attachment, l.reason)?;
+            write!(
+                f,
+                " {} lost: {};",
+                l.attachment.named(names),
+                l.reason.named(names)
+            )?;
         }
         if let Some(why) = &self.no_migration {
-            write!(f, " not moved: {why};")?;
+            write!(f, " not moved: {why};", why = why.named(names))?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Revalidation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

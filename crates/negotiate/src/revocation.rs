@@ -13,7 +13,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::{AttachmentId, Buffer, DeviceId, Generation, LifecycleError};
+use crate::{
+    AttachmentId, Buffer, Describe, DeviceId, Generation, LifecycleError, Names, OpaqueNames,
+};
 
 /// Why a buffer was revoked.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -24,12 +26,18 @@ pub enum RevokeReason {
     DeviceReset(DeviceId),
 }
 
-impl fmt::Display for RevokeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for RevokeReason {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             RevokeReason::Exporter => f.write_str("revoked by the exporter"),
-            RevokeReason::DeviceReset(d) => write!(f, "{d} was reset"),
+            RevokeReason::DeviceReset(d) => write!(f, "{} was reset", d.named(names)),
         }
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 

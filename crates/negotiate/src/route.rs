@@ -4,7 +4,7 @@
 use core::cmp::Ordering;
 use core::fmt;
 
-use crate::FabricId;
+use crate::{Describe, FabricId, Names, OpaqueNames};
 
 /// Bandwidth in megabytes per second (10^6 bytes/s), in one direction.
 ///
@@ -81,11 +81,13 @@ impl RouteKind {
     }
 }
 
-impl fmt::Display for RouteKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Describe for RouteKind {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             RouteKind::SameDevice => f.write_str("same device"),
-            RouteKind::PrivateLink(fabric) => write!(f, "private link on {fabric}"),
+            RouteKind::PrivateLink(fabric) => {
+                write!(f, "private link on {}", fabric.named(names))
+            }
             RouteKind::PciBusAddr { distance } => {
                 write!(f, "PCI P2P, bus addresses (distance {distance})")
             }
@@ -95,6 +97,12 @@ impl fmt::Display for RouteKind {
             RouteKind::SystemMemory => f.write_str("system memory"),
             RouteKind::CpuThroughHostBridge => f.write_str("CPU through the host bridge"),
         }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
@@ -166,9 +174,9 @@ impl Route {
     }
 }
 
-impl fmt::Display for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
+impl Describe for Route {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        write!(f, "{}", self.kind.named(names))?;
         match self.bandwidth {
             Some(bw) => write!(f, ", {bw}")?,
             None => f.write_str(", bandwidth unknown")?,
@@ -182,6 +190,12 @@ impl fmt::Display for Route {
             self.hops,
             if self.hops == 1 { "" } else { "s" }
         )
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &OpaqueNames)
     }
 }
 
