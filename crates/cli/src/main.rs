@@ -7,11 +7,13 @@
 //! - [`source`]: where the machine comes from; [`scenario`]: negotiation scenario files;
 //!   [`simulation`]: simulated timelines; [`scenario_file`] and [`offers`]: what both file
 //!   formats share (positioned errors, `[machine]`, offers and their binding).
-//! - [`resolve`], [`names`], [`kind`]: device arguments, PCI ID names, device kinds.
+//! - [`resolve`], [`names`], [`kind`]: device arguments, PCI ID names, device kinds;
+//!   [`core_names`]: the negotiation core's ids by bus id, fabric name or importer.
 //! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
 
 mod cli;
 mod commands;
+mod core_names;
 mod error;
 mod location;
 mod offers;

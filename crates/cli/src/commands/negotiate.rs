@@ -11,6 +11,7 @@ use pci_topology::{Bdf, Machine, MapType};
 
 use crate::cli::NegotiateArgs;
 use crate::commands::Outcome;
+use crate::core_names::MachineNames;
 use crate::error::{CliError, Exit};
 use crate::output::OutputFormat;
 use crate::render;
@@ -67,6 +68,11 @@ pub fn pci_pair(bound: &Bound, c: &Candidate) -> Option<(Bdf, Bdf)> {
 }
 
 impl Report {
+    /// Names for the core's messages: bus ids on `m`, and the fabric names the scenario used.
+    pub fn names<'a>(&'a self, m: &'a Machine) -> MachineNames<'a> {
+        MachineNames::new(m).with_fabrics(&self.bound.fabrics)
+    }
+
     /// The rank (1 = best) of a candidate, if it was accepted.
     pub fn rank_of(&self, position: usize) -> Option<usize> {
         self.ranked

@@ -2,13 +2,17 @@
 //! the invariants checked after every event and the scenario's expectations checked where it
 //! states them.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use dmabuf_negotiate::{Agreed, DeviceId, FabricId, Placement, RouteKind};
+use dmabuf_negotiate::{
+    Agreed, AttachmentId, DeviceId, FabricId, Names, OpaqueNames, Placement, RouteKind,
+};
 use pci_topology::{FunctionId, Machine, MapType};
 
 use crate::cli::SimulateArgs;
 use crate::commands::Outcome;
+use crate::core_names::MachineNames;
 use crate::error::{CliError, Exit};
 use crate::output::OutputFormat;
 use crate::render;
@@ -86,32 +90,13 @@ impl Report {
             .unwrap_or_else(|| f.to_string())
     }
 
-    /// A core message with its opaque names (`attachment#N`, `device#N`, `fabric#N`)
-    /// replaced by importer names, bus ids and fabric names.
-    pub fn humanize(&self, m: &Machine, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        const TAG: &str = "attachment#";
-        while let Some(i) = rest.find(TAG) {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + TAG.len()..];
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let name = after[..digits].parse::<u32>().ok().and_then(|n| {
-                self.timeline
-                    .attachments
-                    .iter()
-                    .find(|(a, _)| a.get() == n)
-                    .map(|(_, i)| self.importer(*i).to_owned())
-            });
-            match name {
-                Some(n) => out.push_str(&n),
-                None => out.push_str(&rest[i..i + TAG.len() + digits]),
-            }
-            rest = &after[digits..];
+    /// Names for the core's messages: attachments by their importer's name, devices by bus id
+    /// on `m`, fabrics by the names the simulation used.
+    pub fn names<'a>(&'a self, m: &'a Machine) -> ReportNames<'a> {
+        ReportNames {
+            machine: MachineNames::new(m).with_fabrics(&self.bound.fabrics),
+            report: self,
         }
-        out.push_str(rest);
-        let fabric = |n: u32| self.bound.fabrics.name(m, FabricId(n));
-        crate::render::human::words::humanize(&out, m, &fabric)
     }
 
     /// How many expectations were checked, and how many failed.
@@ -119,6 +104,31 @@ impl Report {
         let all = self.timeline.checked().count();
         let failed = self.timeline.checked().filter(|c| !c.met).count();
         (all, failed)
+    }
+}
+
+/// The names of a simulation's messages ([`Report::names`]): an attachment is its importer.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportNames<'a> {
+    machine: MachineNames<'a>,
+    report: &'a Report,
+}
+
+impl Names for ReportNames<'_> {
+    fn device(&self, id: DeviceId, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.machine.device(id, f)
+    }
+
+    fn fabric(&self, id: FabricId, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.machine.fabric(id, f)
+    }
+
+    fn attachment(&self, id: AttachmentId, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let attachments = &self.report.timeline.attachments;
+        match attachments.iter().find(|(a, _)| *a == id) {
+            Some((_, importer)) => f.write_str(self.report.importer(*importer)),
+            None => OpaqueNames.attachment(id, f),
+        }
     }
 }
 

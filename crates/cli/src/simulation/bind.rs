@@ -9,9 +9,9 @@
 //! bridges do not translate) unless the file gives `bus`; the output says which.
 
 use dmabuf_negotiate::{
-    AddrRange, Apertures, BarAperture, BarSlice, BusAddr, BusWindow, DeviceId, ExporterPolicy,
-    FabricAperture, FabricId, Importer, ImporterMode, Iova, Offering, PhysAddr, Placement,
-    PolicyError, VramAperture, VramId, VramOffset,
+    AddrRange, Apertures, BarAperture, BarSlice, BusAddr, BusWindow, Describe, DeviceId,
+    ExporterPolicy, FabricAperture, FabricId, Importer, ImporterMode, Iova, Offering, PhysAddr,
+    Placement, PolicyError, VramAperture, VramId, VramOffset,
 };
 use pci_topology::{Bdf, CpuVendor, Function, FunctionId, Machine};
 use toml::Spanned;
@@ -19,6 +19,7 @@ use toml::Spanned;
 use super::expect::{Expectation, What};
 use super::format::{RawAperture, RawEvent, RawExpect, RawPlacement, Simulation, named};
 use super::links;
+use crate::core_names::MachineNames;
 use crate::error::CliError;
 use crate::location;
 use crate::offers::{Binder, FabricNames, OfferSpec, machine_fabric};
@@ -333,8 +334,7 @@ fn placement_error(
     let name = position
         .and_then(|i| placements.get(i))
         .map_or_else(String::new, |p| format!("placement `{}`: ", p.name));
-    let message = crate::render::human::words::humanize(&e.to_string(), m, &|_| None);
-    file.err(span, format!("{name}{message}"))
+    file.err(span, format!("{name}{}", e.named(&MachineNames::new(m))))
 }
 
 impl Simulation {

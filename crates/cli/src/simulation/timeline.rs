@@ -3,11 +3,13 @@
 //! are afterwards, the invariants the monitor found broken, and the expectations checked. Both
 //! renderers (human and JSON) read only this.
 
+use std::fmt;
+
 use dmabuf_negotiate::address::Address;
 use dmabuf_negotiate::mapping::{BarAddresses, Mapped, Mapping};
 use dmabuf_negotiate::{
-    AccessError, AddressSpace, Agreed, AgreementState, AttachmentId, Change, Generation, Holding,
-    LifecycleError, NoMigration, RevokeReason, Unreachable, Validity, Violation,
+    AccessError, AddressSpace, Agreed, AgreementState, AttachmentId, Change, Describe, Generation,
+    Holding, LifecycleError, Names, NoMigration, RevokeReason, Unreachable, Validity, Violation,
 };
 
 use super::expect::Checked;
@@ -66,19 +68,21 @@ impl Refusal {
             Refusal::NotMapped => "not-mapped",
         }
     }
+}
 
-    /// The reason in words, with the core's opaque names (to be humanized by the renderer).
-    pub fn message(&self) -> String {
+/// The reason in words (`refusal.named(&names)`).
+impl Describe for Refusal {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         match self {
             // Said without the "refused: " the renderers already say.
-            Refusal::Lifecycle(LifecycleError::Unreachable(r)) => r.to_string(),
-            Refusal::Lifecycle(e) => e.to_string(),
-            Refusal::Access(e) => e.to_string(),
-            Refusal::NotAttached => "the importer is not attached".to_owned(),
+            Refusal::Lifecycle(LifecycleError::Unreachable(r)) => r.describe(f, names),
+            Refusal::Lifecycle(e) => e.describe(f, names),
+            Refusal::Access(e) => e.describe(f, names),
+            Refusal::NotAttached => f.write_str("the importer is not attached"),
             Refusal::AlreadyAttached => {
-                "the importer is already attached (detach it first)".to_owned()
+                f.write_str("the importer is already attached (detach it first)")
             }
-            Refusal::NotMapped => "the importer holds no mapping".to_owned(),
+            Refusal::NotMapped => f.write_str("the importer holds no mapping"),
         }
     }
 }

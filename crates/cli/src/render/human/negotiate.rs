@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use dmabuf_negotiate::{Candidate, ChosenBy, FabricId, Policy, Verdict};
+use dmabuf_negotiate::{Candidate, ChosenBy, Describe, FabricId, Policy, Verdict};
 use pci_topology::Machine;
 
 use super::words;
@@ -68,7 +68,7 @@ fn pair(c: &Candidate) -> String {
 /// Renders the report.
 pub fn render(m: &Machine, r: &Report) -> String {
     let fabric = |f: FabricId| r.bound.fabric_name(m, f).unwrap_or_else(|| f.to_string());
-    let fabric_n = |n: u32| r.bound.fabric_name(m, FabricId(n));
+    let names = r.names(m);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -206,7 +206,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
                 format!("{reason} (route: {})", words::route(route, &fabric)),
             ),
             Verdict::Rejected(why) => {
-                let mut text = words::humanize(&why.to_string(), m, &fabric_n);
+                let mut text = why.named(&names).to_string();
                 if let Some((p, cl)) = pci_pair(&r.bound, c) {
                     text.push_str(&style::paint(DIM, format!(" (dmabuf-ic explain {p} {cl})")));
                 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use dmabuf_negotiate::{Agreed, AgreementState, Policy, Validity};
+use dmabuf_negotiate::{Agreed, AgreementState, Describe, Policy, Validity};
 use pci_topology::{LinkEnd, Machine};
 
 use super::{negotiate, words};
@@ -44,7 +44,7 @@ fn caveat(m: &Machine, a: &Agreed) -> Option<String> {
 
 /// `DMA addresses of 0000:1a:00.0 0x39e000100000 + 2 MiB`.
 fn addresses(m: &Machine, r: &Report, a: &Addresses) -> String {
-    let space = r.humanize(m, &a.space.to_string());
+    let space = a.space.named(&r.names(m)).to_string();
     let mut s = match a.ranges.first() {
         Some((start, len)) => format!("{space} {start:#x} + {}", words::size(*len)),
         None => format!("{space}, no range"),
@@ -234,7 +234,7 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
                 BAD,
                 format!(
                     "revoked for good ({}), {generation}: no mapping is usable, nothing maps again",
-                    r.humanize(m, &reason.to_string())
+                    reason.named(&r.names(m))
                 ),
             )];
             if !unrevocable.is_empty() {
@@ -257,7 +257,7 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
             format!(
                 "{} lost: {}",
                 r.importer(*importer),
-                r.humanize(m, &reason.to_string())
+                reason.named(&r.names(m))
             ),
         )],
         Effect::Recovered {
@@ -270,7 +270,7 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
         )],
         Effect::NotMoved { why } => vec![format!(
             "the buffer was not moved: {}",
-            r.humanize(m, &why.to_string())
+            why.named(&r.names(m))
         )],
         Effect::Links { links, up } if links.is_empty() => vec![style::paint(
             DIM,
@@ -341,7 +341,7 @@ fn importer_lines(m: &Machine, r: &Report, s: &ImporterState) -> (String, String
                 Validity::Revoked(why) => format!(
                     "mapping {g} {} ({}): no address",
                     style::paint(BAD, "revoked"),
-                    r.humanize(m, &why.to_string())
+                    why.named(&r.names(m))
                 ),
             }
         }
@@ -448,7 +448,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
             .map(|o| {
                 o.offerings()
                     .iter()
-                    .map(|x| r.humanize(m, &x.to_string()))
+                    .map(|x| x.named(&r.names(m)).to_string())
                     .collect()
             })
             .unwrap_or_default();
@@ -545,7 +545,7 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
             out,
             "{pad}{} {}",
             style::paint(BAD, format!("refused ({}):", refusal.code())),
-            r.humanize(m, &refusal.message())
+            refusal.named(&r.names(m))
         );
     }
     for e in &s.effects {
@@ -564,10 +564,7 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
         let _ = write!(
             buffer,
             " · {}",
-            style::paint(
-                BAD,
-                format!("revoked ({})", r.humanize(m, &why.to_string()))
-            )
+            style::paint(BAD, format!("revoked ({})", why.named(&r.names(m))))
         );
     }
     if !b.pinned_by.is_empty() {
@@ -602,7 +599,7 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
             out,
             "{pad}{} {}",
             style::paint(BAD, "✗ invariant broken:"),
-            r.humanize(m, &v.to_string())
+            v.named(&r.names(m))
         );
     }
     expectations(s, pad, out);

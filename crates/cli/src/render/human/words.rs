@@ -218,38 +218,6 @@ pub fn route(r: &Route, fabric: &dyn Fn(dmabuf_negotiate::FabricId) -> String) -
     s
 }
 
-/// Replaces the core's opaque `device#N` and `fabric#N` in a message by bus ids and fabric
-/// names.
-pub fn humanize(text: &str, m: &Machine, fabric: &dyn Fn(u32) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let next = ["device#", "fabric#"]
-            .iter()
-            .filter_map(|p| rest.find(p).map(|i| (i, *p)))
-            .min();
-        let Some((i, prefix)) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..i]);
-        let after = &rest[i + prefix.len()..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        let name = after[..digits].parse::<u32>().ok().and_then(|n| {
-            if prefix == "device#" {
-                m.function(FunctionId(n)).map(|f| f.bdf.to_string())
-            } else {
-                fabric(n)
-            }
-        });
-        match name {
-            Some(n) => out.push_str(&n),
-            None => out.push_str(&rest[i..i + prefix.len() + digits]),
-        }
-        rest = &after[digits..];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,21 +228,5 @@ mod tests {
         assert_eq!(size(1000), "1000 bytes");
         assert_eq!(gbps_number(Bandwidth(15_753)), "15.75");
         assert_eq!(bandwidth(None), "bandwidth unknown");
-    }
-
-    #[test]
-    fn opaque_ids_become_names() {
-        let mut b = Machine::builder();
-        let hb = b.host_bridge(pci_topology::HostBridge::new(0, 0));
-        b.function(Function::new(
-            pci_topology::Bdf::new(0, 3, 0, 0),
-            pci_topology::Upstream::HostBridge(hb),
-        ));
-        let m = b.build().unwrap();
-        let f = |n: u32| (n == 0).then(|| "nvlink0".to_owned());
-        assert_eq!(
-            humanize("device#0 is not on fabric#0; device#9 fabric#", &m, &f),
-            "0000:03:00.0 is not on nvlink0; device#9 fabric#"
-        );
     }
 }

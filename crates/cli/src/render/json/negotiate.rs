@@ -1,7 +1,8 @@
 //! `negotiate --format json` (docs/json-output.md, "negotiate").
 
 use dmabuf_negotiate::{
-    Candidate, ChosenBy, FabricId, Policy, Rejection, Route as CoreRoute, RouteKind, Verdict,
+    Candidate, ChosenBy, Describe, FabricId, Policy, Rejection, Route as CoreRoute, RouteKind,
+    Verdict,
 };
 use pci_topology::Machine;
 use serde::Serialize;
@@ -198,7 +199,7 @@ fn candidate(
     c: &Candidate,
     fabric: &dyn Fn(FabricId) -> String,
 ) -> CandidateOut {
-    let fabric_n = |n: u32| r.bound.fabric_name(m, FabricId(n));
+    let names = r.names(m);
     let (outcome, route_out, reason) = match &c.verdict {
         Verdict::Accepted(x) => ("accepted", Some(route(x, fabric)), None),
         Verdict::Vetoed { route: x, reason } => (
@@ -214,7 +215,7 @@ fn candidate(
             None,
             Some(Reason {
                 code: rejection_code(why),
-                message: words::humanize(&why.to_string(), m, &fabric_n),
+                message: why.named(&names).to_string(),
             }),
         ),
     };

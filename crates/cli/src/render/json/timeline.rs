@@ -1,7 +1,8 @@
 //! `simulate --format json` (docs/json-output.md, "simulate").
 
 use dmabuf_negotiate::{
-    AddressSpace, Agreed, AgreementState, DeviceId, ImporterMode, Policy, RevokeReason, Validity,
+    AddressSpace, Agreed, AgreementState, Describe, DeviceId, ImporterMode, Policy, RevokeReason,
+    Validity,
 };
 use pci_topology::{FunctionId, LinkEnd, Machine};
 use serde::Serialize;
@@ -499,8 +500,9 @@ impl Cx<'_> {
         list.iter().map(|&i| self.name(i)).collect()
     }
 
-    fn text(&self, s: &str) -> String {
-        self.r.humanize(self.m, s)
+    /// A core message with the simulation's names.
+    fn text(&self, message: &impl Describe) -> String {
+        message.named(&self.r.names(self.m)).to_string()
     }
 
     fn route(&self, a: &Agreed) -> Route {
@@ -534,7 +536,7 @@ impl Cx<'_> {
             device,
             fabric,
             trust,
-            description: self.text(&s.to_string()),
+            description: self.text(&s),
         }
     }
 
@@ -655,14 +657,14 @@ impl Cx<'_> {
             },
             Effect::Lost { importer, reason } => EffectOut::Lost {
                 importer: self.name(*importer),
-                reason: self.text(&reason.to_string()),
+                reason: self.text(reason),
             },
             Effect::Recovered { importer, agreed } => EffectOut::Recovered {
                 importer: self.name(*importer),
                 agreement: self.agreement(agreed),
             },
             Effect::NotMoved { why } => EffectOut::NotMoved {
-                reason: self.text(&why.to_string()),
+                reason: self.text(why),
             },
             Effect::Links { links, up } => EffectOut::Links {
                 up: *up,
@@ -688,7 +690,7 @@ impl Cx<'_> {
                 route: self.route(latest),
                 map_type_if_acs_on: acs_caveat(self.m, latest).map(vocab::map_type),
                 lost_reason: match a {
-                    AgreementState::Lost { reason, .. } => Some(self.text(&reason.to_string())),
+                    AgreementState::Lost { reason, .. } => Some(self.text(reason)),
                     _ => None,
                 },
             }
@@ -704,7 +706,7 @@ impl Cx<'_> {
                 },
                 interconnect: h.interconnect.name(),
                 placement: self.r.bound.placement_index(&h.placement).map_or_else(
-                    || self.text(&h.placement.to_string()),
+                    || self.text(&h.placement),
                     |p| self.r.placement(p).to_owned(),
                 ),
                 space: self.space(h.space),
@@ -772,7 +774,7 @@ impl Cx<'_> {
             outcome: s.outcome_word(),
             reason: s.refusal.as_ref().map(|r| ReasonOut {
                 code: r.code(),
-                message: self.text(&r.message()),
+                message: self.text(r),
             }),
             effects: s.effects.iter().map(|e| self.effect(e)).collect(),
             buffer: BufferStateOut {
@@ -787,11 +789,7 @@ impl Cx<'_> {
                 .enumerate()
                 .map(|(i, st)| self.importer_state(i, st))
                 .collect(),
-            violations: s
-                .violations
-                .iter()
-                .map(|v| self.text(&v.to_string()))
-                .collect(),
+            violations: s.violations.iter().map(|v| self.text(v)).collect(),
             expectations: s
                 .expectations
                 .iter()
@@ -873,12 +871,7 @@ pub fn build(m: &Machine, r: &Report) -> Simulation {
                     .policy
                     .placements()
                     .get(i)
-                    .map(|o| {
-                        o.offerings()
-                            .iter()
-                            .map(|x| cx.text(&x.to_string()))
-                            .collect()
-                    })
+                    .map(|o| o.offerings().iter().map(|x| cx.text(x)).collect())
                     .unwrap_or_default(),
                 offers_from: if p.offers_given {
                     "scenario"
