@@ -300,7 +300,7 @@ fn add_unique<T: PartialEq>(
 
 fn placement_error(
     file: &ScenarioFile,
-    m: &Machine,
+    names: &MachineNames<'_>,
     e: PolicyError,
     placements: &[PlacementSpec],
     raw: &[Spanned<RawPlacement>],
@@ -334,7 +334,7 @@ fn placement_error(
     let name = position
         .and_then(|i| placements.get(i))
         .map_or_else(String::new, |p| format!("placement `{}`: ", p.name));
-    file.err(span, format!("{name}{}", e.named(&MachineNames::new(m))))
+    file.err(span, format!("{name}{}", e.named(names)))
 }
 
 impl Simulation {
@@ -563,7 +563,10 @@ impl Simulation {
         }
         policy
             .validate(size)
-            .map_err(|e| placement_error(file, m, e, &placements, &raw.placement, &buffer.size))?;
+            .map_err(|e| {
+                let names = MachineNames::new(m).with_fabrics(&cx.binder.fabrics);
+                placement_error(file, &names, e, &placements, &raw.placement, &buffer.size)
+            })?;
         let start = match &buffer.start {
             Some(s) => named(file, s, "placement", &names(&placements))?,
             None => 0,
