@@ -561,12 +561,10 @@ impl Simulation {
                 }
             };
         }
-        policy
-            .validate(size)
-            .map_err(|e| {
-                let names = MachineNames::new(m).with_fabrics(&cx.binder.fabrics);
-                placement_error(file, &names, e, &placements, &raw.placement, &buffer.size)
-            })?;
+        policy.validate(size).map_err(|e| {
+            let names = MachineNames::new(m).with_fabrics(&cx.binder.fabrics);
+            placement_error(file, &names, e, &placements, &raw.placement, &buffer.size)
+        })?;
         let start = match &buffer.start {
             Some(s) => named(file, s, "placement", &names(&placements))?,
             None => 0,

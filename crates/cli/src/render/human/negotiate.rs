@@ -70,22 +70,11 @@ pub fn render(m: &Machine, r: &Report) -> String {
     let fabric = |f: FabricId| r.bound.fabric_name(m, f).unwrap_or_else(|| f.to_string());
     let names = r.names(m);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}  {}",
-        style::paint(LABEL, "scenario"),
-        r.scenario.display()
-    );
-    if let Some(d) = &r.description {
-        for line in d.trim().lines() {
-            let _ = writeln!(out, "          {}", line.trim());
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{}   {}",
-        style::paint(LABEL, "machine"),
-        r.source.describe()
+    scenario_header(
+        &mut out,
+        &r.scenario,
+        r.description.as_deref(),
+        &r.source.describe(),
     );
     let _ = writeln!(
         out,
@@ -230,4 +219,26 @@ pub fn render(m: &Machine, r: &Report) -> String {
         );
     }
     out
+}
+
+/// The first lines of a scenario's report, shared with `simulate`: the file, its description,
+/// and the machine it runs on.
+pub fn scenario_header(
+    out: &mut String,
+    scenario: &std::path::Path,
+    description: Option<&str>,
+    machine: &str,
+) {
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        style::paint(LABEL, "scenario"),
+        scenario.display()
+    );
+    if let Some(d) = description {
+        for line in d.trim().lines() {
+            let _ = writeln!(out, "          {}", line.trim());
+        }
+    }
+    let _ = writeln!(out, "{}   {}", style::paint(LABEL, "machine"), machine);
 }

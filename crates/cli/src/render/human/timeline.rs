@@ -381,22 +381,11 @@ fn aperture(a: &ApertureSpec) -> String {
 
 fn header(m: &Machine, r: &Report, out: &mut String) {
     let b = &r.bound;
-    let _ = writeln!(
+    negotiate::scenario_header(
         out,
-        "{}  {}",
-        style::paint(LABEL, "scenario"),
-        r.scenario.display()
-    );
-    if let Some(d) = &r.description {
-        for line in d.trim().lines() {
-            let _ = writeln!(out, "          {}", line.trim());
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{}   {}",
-        style::paint(LABEL, "machine"),
-        r.source.describe()
+        &r.scenario,
+        r.description.as_deref(),
+        &r.source.describe(),
     );
     let policy = b.policy.negotiation_policy();
     let _ = writeln!(
