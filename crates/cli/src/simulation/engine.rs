@@ -9,6 +9,7 @@
 
 use dmabuf_negotiate::{
     AttachmentId, Buffer, DeviceId, LifecycleError, Monitor, Platform, Reset, Revalidation,
+    Revocation,
 };
 use pci_topology::Machine;
 
@@ -172,6 +173,21 @@ impl<'b> Engine<'b> {
         ids.iter().filter_map(|&id| self.importer_of(id)).collect()
     }
 
+    /// The effects of a revocation, by the exporter or by a reset of its device.
+    fn revoked(&self, r: &Revocation, effects: &mut Vec<Effect>) {
+        effects.push(Effect::Revoked {
+            reason: r.reason,
+            generation: r.generation,
+            unrevocable: self.importers_of(&r.unrevocable),
+        });
+        if !r.invalidated.is_empty() {
+            effects.push(Effect::Invalidated {
+                importers: self.importers_of(&r.invalidated),
+                generation: r.generation,
+            });
+        }
+    }
+
     fn id(&self, importer: usize) -> Result<AttachmentId, Refusal> {
         self.attached
             .get(importer)
@@ -330,36 +346,12 @@ impl<'b> Engine<'b> {
                 }
             }
             Action::Revoke => match self.buffer.revoke() {
-                Ok(r) => {
-                    effects.push(Effect::Revoked {
-                        reason: r.reason,
-                        generation: r.generation,
-                        unrevocable: self.importers_of(&r.unrevocable),
-                    });
-                    if !r.invalidated.is_empty() {
-                        effects.push(Effect::Invalidated {
-                            importers: self.importers_of(&r.invalidated),
-                            generation: r.generation,
-                        });
-                    }
-                }
+                Ok(r) => self.revoked(&r, &mut effects),
                 Err(e) => return Ok(Err(lifecycle(e))),
             },
             Action::DeviceReset { device, .. } => {
                 match self.buffer.device_reset(DeviceId::from(*device)) {
-                    Ok(Reset::Revoked(r)) => {
-                        effects.push(Effect::Revoked {
-                            reason: r.reason,
-                            generation: r.generation,
-                            unrevocable: self.importers_of(&r.unrevocable),
-                        });
-                        if !r.invalidated.is_empty() {
-                            effects.push(Effect::Invalidated {
-                                importers: self.importers_of(&r.invalidated),
-                                generation: r.generation,
-                            });
-                        }
-                    }
+                    Ok(Reset::Revoked(r)) => self.revoked(&r, &mut effects),
                     Ok(Reset::Importers {
                         generation,
                         attachments,
