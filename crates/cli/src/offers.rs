@@ -188,6 +188,21 @@ impl<'a> Binder<'a> {
         Ok((id, bdf))
     }
 
+    /// The `fabric` and `device` of a `private-iova` offer, on either side.
+    fn fabric_port(
+        &mut self,
+        o: &RawOffer,
+        side: Side,
+        spec: &mut OfferSpec,
+    ) -> Result<(FabricId, DeviceId), CliError> {
+        let f = self.required(&o.fabric, "fabric", side, o)?;
+        let d = self.required(&o.device, "device", side, o)?;
+        let (id, bdf) = self.device(d)?;
+        spec.device = Some(bdf);
+        spec.fabric = Some(f.get_ref().clone());
+        Ok((self.fabric(f), DeviceId::from(id)))
+    }
+
     fn required<'r, T>(
         &self,
         field: &'r Option<Spanned<T>>,
@@ -350,13 +365,8 @@ impl<'a> Binder<'a> {
                 })
             }
             "private-iova" => {
-                let f = self.required(&o.fabric, "fabric", side, o)?;
-                let d = self.required(&o.device, "device", side, o)?;
-                let (id, bdf) = self.device(d)?;
-                let fabric = self.fabric(f);
-                spec.device = Some(bdf);
-                spec.fabric = Some(f.get_ref().clone());
-                ExporterOffer::private_iova(fabric, DeviceId::from(id))
+                let (fabric, device) = self.fabric_port(o, side, &mut spec)?;
+                ExporterOffer::private_iova(fabric, device)
             }
             _ => {
                 // `phys`: a BAR slice (device + bar), or memory.
@@ -403,13 +413,8 @@ impl<'a> Binder<'a> {
                 }
             }
             "private-iova" => {
-                let f = self.required(&o.fabric, "fabric", side, o)?;
-                let d = self.required(&o.device, "device", side, o)?;
-                let (id, bdf) = self.device(d)?;
-                let fabric = self.fabric(f);
-                spec.device = Some(bdf);
-                spec.fabric = Some(f.get_ref().clone());
-                ImporterOffer::private_iova(fabric, DeviceId::from(id))
+                let (fabric, device) = self.fabric_port(o, side, &mut spec)?;
+                ImporterOffer::private_iova(fabric, device)
             }
             _ => {
                 let device = match &o.device {
