@@ -7,31 +7,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{arg, fixtures, repo_root, run, run_with, scenario_machine};
+use common::{Scratch, arg, fixtures, repo_root, run, run_with, scenario_machine};
 use serde_json::Value;
 
 const SWITCH: &str = "kernel-oracle/switch-vs-rootport.tar.gz";
-
-/// A scratch file, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str, text: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("dmabuf-ic-test-{}-{name}", std::process::id()));
-        std::fs::write(&p, text).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 #[test]
 fn help_has_examples_and_exit_codes() {

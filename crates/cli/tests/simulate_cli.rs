@@ -6,39 +6,18 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{fixtures, repo_root, run};
+use common::{Scratch, fixtures, repo_root, run};
 use serde_json::Value;
 
-/// A scratch simulation file in the temporary folder, removed when dropped. The examples'
-/// machine path (relative to `examples/`) is made absolute so that it still resolves.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str, text: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "dmabuf-ic-simulate-{}-{name}.toml",
-            std::process::id()
-        ));
-        let machines = repo_root().join("examples/machines");
-        let text = text.replace(
-            "machine = \"machines/",
-            &format!("machine = \"{}/", machines.display()),
-        );
-        std::fs::write(&p, text).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// A scratch simulation file, with the examples' machine path (relative to `examples/`) made
+/// absolute so that it still resolves from the temporary folder.
+fn scratch(name: &str, text: &str) -> Scratch {
+    let machines = repo_root().join("examples/machines");
+    let text = text.replace(
+        "machine = \"machines/",
+        &format!("machine = \"{}/", machines.display()),
+    );
+    Scratch::new(&format!("simulate-{name}.toml"), &text)
 }
 
 /// Example 2 runs on a machine shipped with the examples: no fixtures needed.
@@ -98,7 +77,7 @@ map = "iommufd""#,
 map = "iommufd""#,
     );
     let (line, col) = position(&text, r#""ok" }"#);
-    let s = Scratch::new("failed", &text);
+    let s = scratch("failed", &text);
     let r = run(&["simulate", s.path()]);
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     let at = format!("{}:{line}:{col}", s.path());
@@ -190,7 +169,7 @@ phys = 0x1000"#,
         assert!(base.contains(from), "{from}");
         let text = base.replacen(from, to, 1);
         let (line, col) = position(&text, at);
-        let s = Scratch::new("bad", &text);
+        let s = scratch("bad", &text);
         let r = run(&["simulate", s.path()]);
         assert_eq!(r.code, 1, "{says}: {}", r.stderr);
         let expected = format!("{}:{line}:{col}: {says}", s.path());
@@ -202,7 +181,7 @@ phys = 0x1000"#,
         assert!(r.stdout.is_empty());
     }
     // A TOML syntax error.
-    let s = Scratch::new("syntax", "[buffer\nsize = 1\n");
+    let s = scratch("syntax", "[buffer\nsize = 1\n");
     let r = run(&["simulate", s.path()]);
     assert_eq!(r.code, 1);
     assert!(
@@ -268,7 +247,7 @@ fn malformed_files_never_panic() {
         texts.push(base[..cut].to_owned());
     }
     for (k, t) in texts.iter().enumerate() {
-        let s = Scratch::new(&format!("malformed-{k}"), t);
+        let s = scratch(&format!("malformed-{k}"), t);
         let r = run(&["simulate", s.path()]);
         assert!(
             r.code == 0 || r.code == 1 || r.code == 5,

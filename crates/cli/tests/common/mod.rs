@@ -98,3 +98,26 @@ pub fn scenario_machine(scenario: &Path, fx: &Path) -> Option<(String, PathBuf)>
     };
     Some((kind.clone(), path))
 }
+
+/// A scratch file in the temporary folder, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Writes `text` to a file whose name ends in `name`.
+    pub fn new(name: &str, text: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("dmabuf-ic-test-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        Self(p)
+    }
+
+    /// Its path, as an argument.
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
