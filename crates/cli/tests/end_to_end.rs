@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{Scratch, arg, fixtures, repo_root, run, run_with, scenario_machine};
 use serde_json::Value;
 
