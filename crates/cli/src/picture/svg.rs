@@ -16,7 +16,7 @@ use super::graph::{
     DeviceClass, EdgeKind, GraphOptions, LineStyle, MachineGraph, NodeKind, PrivateEnd,
 };
 use super::highlight::Highlight;
-use super::layout::{LABEL_SIZE, Layout, MARGIN_LEFT, layout};
+use super::layout::{LABEL_SIZE, Layout, MARGIN_LEFT, Rect, layout};
 use super::names::Names;
 use super::text::{Face, ellipsize, width, xml_escape};
 
@@ -228,17 +228,7 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
     };
 
     for b in &lay.bands {
-        let _ = writeln!(
-            out,
-            r#"<g class="band"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
-            b.rect.x,
-            b.rect.y,
-            b.rect.w,
-            b.rect.h,
-            b.rect.x + 8.0,
-            b.rect.y + 14.0,
-            xml_escape(&b.label)
-        );
+        labelled_rect(out, "band", &b.rect, 6, &b.label);
     }
 
     // Lines of the tree, with their speed near the lower box.
@@ -462,6 +452,21 @@ fn draw_machine(out: &mut String, g: &MachineGraph, lay: &Layout) {
 }
 
 /// The full address of a port, falling back to its short label.
+/// A rounded rectangle of `class` with its label in the top-left corner (NUMA bands, CPUs).
+fn labelled_rect(out: &mut String, class: &str, r: &Rect, rx: u8, label: &str) {
+    let _ = writeln!(
+        out,
+        r#"<g class="{class}"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="{rx}"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
+        r.x,
+        r.y,
+        r.w,
+        r.h,
+        r.x + 8.0,
+        r.y + 14.0,
+        xml_escape(label)
+    );
+}
+
 fn full_bdf(g: &MachineGraph, f: pci_topology::FunctionId, short: &str) -> String {
     g.bdf_of(f)
         .map_or_else(|| short.to_owned(), |b| b.to_string())
@@ -511,17 +516,7 @@ fn draw_private(
         out.push_str("</g>\n");
     }
     for c in &lay.cpus {
-        let _ = writeln!(
-            out,
-            r#"<g class="cpu"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="9"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
-            c.rect.x,
-            c.rect.y,
-            c.rect.w,
-            c.rect.h,
-            c.rect.x + 8.0,
-            c.rect.y + 14.0,
-            xml_escape(&c.label)
-        );
+        labelled_rect(out, "cpu", &c.rect, 9, &c.label);
     }
     let mut order: Vec<usize> = (0..g.private_links.len()).collect();
     order.sort_by_key(|&k| g.private_links.get(k).is_some_and(|p| p.on_route));
