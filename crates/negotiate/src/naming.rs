@@ -1,10 +1,11 @@
 //! How messages name devices, fabrics and attachments.
 //!
 //! The core knows devices, private fabrics and attachments only by opaque ids ([`DeviceId`],
-//! [`FabricId`], and with the lifecycle (feature `alloc`) [`AttachmentId`](crate::AttachmentId)),
-//! and its messages print them as `device#3`, `fabric#1` and `attachment#2`. Whoever assigned the ids knows better names (a PCI bus id, a fabric's name,
-//! the importer behind an attachment). A [`Names`] gives them; every message that mentions an
-//! id implements [`Describe`], and [`Describe::named`] displays it with those names:
+//! [`FabricId`], and with the lifecycle (feature `alloc`) [`AttachmentId`]), and its messages
+//! print them as `device#3`, `fabric#1` and `attachment#2`. Whoever assigned the ids knows
+//! better names (a PCI bus id, a fabric's name, the importer behind an attachment). A [`Names`]
+//! gives them; every message that mentions an id implements [`Describe`], and
+//! [`Describe::named`] displays it with those names:
 //!
 //! ```
 //! use core::fmt;
