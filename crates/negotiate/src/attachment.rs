@@ -25,6 +25,12 @@ impl AttachmentId {
     }
 }
 
+impl Describe for AttachmentId {
+    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
+        names.attachment(*self, f)
+    }
+}
+
 impl fmt::Display for AttachmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.describe(f, &OpaqueNames)

@@ -29,9 +29,16 @@
 //! names through a [`Names`], and every message type that mentions an id displays with them
 //! through [`Describe::named`] ([`naming`]); `Display` uses [`OpaqueNames`].
 //!
-//! The crate is `no_std` + `alloc`. Negotiation itself neither allocates nor panics: the caller
-//! provides the candidate table's storage (on the stack if it likes). The lifecycle allocates
-//! (its attachments, owned copies of offers), but only around negotiation, never in it.
+//! The crate is `no_std`. Negotiation itself neither allocates nor panics: the caller provides
+//! the candidate table's storage (on the stack if it likes). The lifecycle allocates (its
+//! attachments, owned copies of offers), but only around negotiation, never in it.
+//!
+//! ## Features
+//! - `alloc`: the attachment lifecycle (everything from [`Buffer`] on), which needs the `alloc`
+//!   crate. Without it the crate is the matching core alone (interconnects, offers, the
+//!   negotiator, routes, the [`Fabric`] trait, addresses, devices, naming, [`Platform`]), with
+//!   no `alloc` at all: what the kernel module in `kernel/` compiles.
+//! - `std` (default, implies `alloc`): `SharedBuffer`, a buffer shared between threads.
 //!
 //! ```
 //! use dmabuf_negotiate::*;
@@ -66,33 +73,43 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
+// The matching core: no allocation, no lifecycle types.
 pub mod address;
-pub mod addressing;
-mod apertures;
-mod attachment;
-mod buffer;
 mod device;
-mod exporter_policy;
 mod fabric;
-mod generation;
-mod importer;
 pub mod interconnect;
-pub mod invariants;
-mod lifecycle_error;
-pub mod mapping;
-mod migration;
 pub mod naming;
 mod negotiate;
 mod offer;
-mod placement;
 mod platform;
 mod rejection;
-mod renegotiation;
-mod revalidation;
-mod revocation;
 mod route;
+
+/// Items of the attachment lifecycle: compiled with feature `alloc` only.
+macro_rules! lifecycle {
+    ($($item:item)*) => { $(#[cfg(feature = "alloc")] $item)* };
+}
+
+lifecycle! {
+    pub mod addressing;
+    mod apertures;
+    mod attachment;
+    mod buffer;
+    mod exporter_policy;
+    mod generation;
+    mod importer;
+    pub mod invariants;
+    mod lifecycle_error;
+    pub mod mapping;
+    mod migration;
+    mod placement;
+    mod renegotiation;
+    mod revalidation;
+    mod revocation;
+}
 #[cfg(feature = "std")]
 mod shared;
 #[cfg(test)]
@@ -104,30 +121,34 @@ pub use fabric::{
     Fabric, HostBridgeCause, HostBridgeRefusal, Initiator, Memory, Refusal, Relation,
 };
 pub use interconnect::{DMA_ADDR, Interconnect, MatchFn, PCI_BAR, PHYS, PRIVATE_IOVA, VRAM};
-pub use mapping::{AddressSpace, Mapping};
+pub use naming::{Describe, Named, Names, OpaqueNames};
 pub use negotiate::{
     Agreement, Candidate, ChosenBy, ExporterDecision, FollowPolicy, NegotiationError, Negotiator,
     Policy, Ranked, Verdict,
 };
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
+pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use rejection::Rejection;
 pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
 
-pub use addressing::AddressError;
-pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
-pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
-pub use buffer::{Attached, Buffer, Mapped};
-pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
-pub use generation::{AccessError, BufferId, Generation, MappingHandle};
-pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
-pub use invariants::{Monitor, Violation};
-pub use lifecycle_error::{AttachRefusal, LifecycleError};
-pub use migration::{Blocked, Migration, NoMigration};
-pub use naming::{Describe, Named, Names, OpaqueNames};
-pub use placement::Placement;
-pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
-pub use renegotiation::{Agreed, Change, Unreachable};
-pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
-pub use revocation::{Reset, Revocation, RevokeReason};
+lifecycle! {
+    pub use addressing::AddressError;
+    pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
+    pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
+    pub use buffer::{Attached, Buffer, Mapped};
+    pub use exporter_policy::{
+        ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError,
+    };
+    pub use generation::{AccessError, BufferId, Generation, MappingHandle};
+    pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
+    pub use invariants::{Monitor, Violation};
+    pub use lifecycle_error::{AttachRefusal, LifecycleError};
+    pub use mapping::{AddressSpace, Mapping};
+    pub use migration::{Blocked, Migration, NoMigration};
+    pub use placement::Placement;
+    pub use renegotiation::{Agreed, Change, Unreachable};
+    pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
+    pub use revocation::{Reset, Revocation, RevokeReason};
+}
 #[cfg(feature = "std")]
 pub use shared::SharedBuffer;

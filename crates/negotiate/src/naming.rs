@@ -1,10 +1,11 @@
 //! How messages name devices, fabrics and attachments.
 //!
 //! The core knows devices, private fabrics and attachments only by opaque ids ([`DeviceId`],
-//! [`FabricId`], [`AttachmentId`]), and its messages print them as `device#3`, `fabric#1` and
-//! `attachment#2`. Whoever assigned the ids knows better names (a PCI bus id, a fabric's name,
-//! the importer behind an attachment). A [`Names`] gives them; every message that mentions an
-//! id implements [`Describe`], and [`Describe::named`] displays it with those names:
+//! [`FabricId`], and with the lifecycle (feature `alloc`) [`AttachmentId`]), and its messages
+//! print them as `device#3`, `fabric#1` and `attachment#2`. Whoever assigned the ids knows
+//! better names (a PCI bus id, a fabric's name, the importer behind an attachment). A [`Names`]
+//! gives them; every message that mentions an id implements [`Describe`], and
+//! [`Describe::named`] displays it with those names:
 //!
 //! ```
 //! use core::fmt;
@@ -28,7 +29,9 @@
 
 use core::fmt;
 
-use crate::{AttachmentId, DeviceId, FabricId};
+#[cfg(feature = "alloc")]
+use crate::AttachmentId;
+use crate::{DeviceId, FabricId};
 
 /// Writes the name of a device, a private fabric or an attachment into a message.
 ///
@@ -46,7 +49,9 @@ pub trait Names {
         write!(f, "fabric#{}", id.0)
     }
 
-    /// Writes the name of attachment `id` (default: `attachment#N`).
+    /// Writes the name of attachment `id` (default: `attachment#N`). Part of the lifecycle
+    /// (feature `alloc`); the matching core never names attachments.
+    #[cfg(feature = "alloc")]
     fn attachment(&self, id: AttachmentId, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "attachment#{}", id.get())
     }
@@ -117,12 +122,6 @@ impl Describe for DeviceId {
 impl Describe for FabricId {
     fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
         names.fabric(*self, f)
-    }
-}
-
-impl Describe for AttachmentId {
-    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
-        names.attachment(*self, f)
     }
 }
 
