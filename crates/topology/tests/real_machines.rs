@@ -265,6 +265,7 @@ fn all<'a>(n: &'a Node, name: &str, out: &mut Vec<&'a Node>) {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn nccl_files_load_with_their_tree_classes_and_nvlinks() {
     let Some(mut files) = real_files("nccl", ".xml") else {
         return;
@@ -327,6 +328,7 @@ fn nccl_files_load_with_their_tree_classes_and_nvlinks() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn the_origins_statements_about_the_nccl_machines_hold() {
     let Some(fx) = common::fixtures() else { return };
     let real = fx.join("real");
@@ -508,6 +510,7 @@ fn has_pci(root: &Node) -> bool {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn hwloc_xml_files_load_with_their_tree_and_classes_or_are_refused_without_pci() {
     let Some(files) = real_files("hwloc-xml", ".xml") else {
         return;
@@ -603,6 +606,7 @@ fn sysfs_expected(entries: &BTreeMap<String, Option<String>>) -> Expected {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn ghw_snapshots_without_a_top_folder_load_as_the_kernel_placed_their_functions() {
     let Some(files) = real_files("sysfs-ghw", ".tar.gz") else {
         return;
@@ -651,6 +655,7 @@ fn ghw_snapshots_without_a_top_folder_load_as_the_kernel_placed_their_functions(
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn hwloc_sysfs_snapshots_without_pci_are_refused_saying_how_to_gather_it() {
     let Some(files) = real_files("hwloc-sysfs", ".tar.bz2") else {
         return;
@@ -696,6 +701,7 @@ fn hwloc_sysfs_snapshots_without_pci_are_refused_saying_how_to_gather_it() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_file_of_the_real_folder_is_covered() {
     let Some(fx) = common::fixtures() else { return };
     let real = fx.join("real");
