@@ -132,7 +132,10 @@ impl Cli {
         };
         Ok(Options {
             source: MachineSource::from_args(&source)?,
-            format: before.format.or(after.format).unwrap_or(OutputFormat::Human),
+            format: before
+                .format
+                .or(after.format)
+                .unwrap_or(OutputFormat::Human),
             no_color: before.no_color || after.no_color,
         })
     }
@@ -324,13 +327,16 @@ mod tests {
     #[test]
     fn an_option_given_before_and_after_the_command_is_a_usage_error() {
         for line in [
-            &["dmabuf-ic", "--sysfs", "a", "topo", "--sysfs", "b"][..],
-            &["dmabuf-ic", "--format", "json", "matrix", "--format", "human"],
-            &["dmabuf-ic", "--no-color", "explain", "a", "b", "--no-color"],
-            &["dmabuf-ic", "--machine", "a", "negotiate", "s.toml", "--machine", "b"],
+            "dmabuf-ic --sysfs a topo --sysfs b",
+            "dmabuf-ic --format json matrix --format human",
+            "dmabuf-ic --no-color explain a b --no-color",
+            "dmabuf-ic --machine a negotiate s.toml --machine b",
         ] {
-            let e = options(line).unwrap_err();
-            assert!(e.contains("is given twice, before and after"), "{line:?}: {e}");
+            let e = options(&line.split(' ').collect::<Vec<_>>()).unwrap_err();
+            assert!(
+                e.contains("is given twice, before and after"),
+                "{line:?}: {e}"
+            );
         }
         // Once, on either side, is fine.
         let before = options(&["dmabuf-ic", "--format", "json", "topo"]).unwrap();

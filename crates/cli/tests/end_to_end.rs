@@ -71,11 +71,11 @@ fn usage_errors_exit_2() {
 fn the_same_option_before_and_after_the_command_is_a_usage_error() {
     // The last one used to win silently: a scenario of cli.md's "two sources are a usage error".
     for line in [
-        &["--sysfs", "/nonexistent/a", "topo", "--sysfs", "/nonexistent/b"][..],
-        &["--format", "json", "topo", "--format", "human"],
-        &["--hwloc", "/nonexistent/a", "matrix", "--hwloc", "/nonexistent/b"],
+        "--sysfs /nonexistent/a topo --sysfs /nonexistent/b",
+        "--format json topo --format human",
+        "--hwloc /nonexistent/a matrix --hwloc /nonexistent/b",
     ] {
-        let r = run(line);
+        let r = run(&line.split(' ').collect::<Vec<_>>());
         assert_eq!(r.code, 2, "{line:?}: {}", r.stderr);
         assert!(
             r.stderr.contains("is given twice, before and after"),
