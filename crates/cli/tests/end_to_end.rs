@@ -142,6 +142,7 @@ fn bad_machine_files_name_line_and_column() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn unknown_bus_ids_name_the_closest() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -165,6 +166,7 @@ fn unknown_bus_ids_name_the_closest() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn bad_scenarios_name_file_line_and_column() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -210,6 +212,7 @@ fn bad_scenarios_name_file_line_and_column() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn colour_only_where_wanted() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -328,6 +331,7 @@ const EXAMPLES: &[(&str, i32, Choice)] = &[
 ];
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_example_runs_and_agrees() {
     let Some(fx) = fixtures() else { return };
     let dir = repo_root().join("examples");
@@ -395,6 +399,7 @@ fn examples_point_at_the_shared_fixtures() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_writes_a_machine_that_loads_back_the_same() {
     let Some(fx) = fixtures() else { return };
     for (opt, machine) in [
