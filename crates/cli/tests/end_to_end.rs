@@ -68,6 +68,25 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn the_same_option_before_and_after_the_command_is_a_usage_error() {
+    // The last one used to win silently: a scenario of cli.md's "two sources are a usage error".
+    for line in [
+        "--sysfs /nonexistent/a topo --sysfs /nonexistent/b",
+        "--format json topo --format human",
+        "--hwloc /nonexistent/a matrix --hwloc /nonexistent/b",
+    ] {
+        let r = run(&line.split(' ').collect::<Vec<_>>());
+        assert_eq!(r.code, 2, "{line:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is given twice, before and after"),
+            "{line:?}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{line:?}");
+    }
+}
+
+#[test]
 fn a_bad_path_is_named() {
     let r = run(&["--sysfs", "/nonexistent/snapshot.tar.gz", "topo"]);
     assert_eq!(r.code, 1);
