@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    let colour = if cli.no_color {
+    let colour = if no_color {
         Colour::Never
     } else {
         Colour::Auto
