@@ -74,7 +74,8 @@ pub struct CommonArgs {
 #[derive(Args, Debug, Default, Clone)]
 pub struct SourceArgs {
     /// A sysfs tree: a root folder holding sys/ and proc/ (default: the live `/`), or a
-    /// snapshot archive (.tar, .tar.gz, .tar.bz2 with one top folder).
+    /// snapshot archive (.tar, .tar.gz, .tar.bz2 holding sys/ and proc/, at its top or in one
+    /// top folder).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["hwloc", "nccl", "machine"])]
     pub sysfs: Option<PathBuf>,
 

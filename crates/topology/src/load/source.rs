@@ -392,8 +392,9 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) with one top folder that
-/// holds `sys/` and `proc/`, read into memory with its symlinks.
+/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) holding `sys/` and `proc/`,
+/// either at its top (as ghw's snapshots do) or in one top folder (as `hwloc-gather-topology`
+/// and `dmabuf-ic snapshot` write them), read into memory with its symlinks.
 ///
 /// The archive is decompressed as it is read, one member at a time, within
 /// [`limits::ARCHIVE`] in all and [`limits::ARCHIVE_MEMBER`] per member; reaching either is an
@@ -467,7 +468,11 @@ impl ArchiveSource {
         let entries = archive.entries().map_err(|e| failed("a tar archive", e))?;
         let mut nodes: HashMap<String, Node> = HashMap::new();
         let mut hardlinks: Vec<(String, String)> = Vec::new();
-        let mut top: Option<String> = None;
+        // The first component of every entry, in order of appearance.
+        let mut tops: Vec<String> = Vec::new();
+        let mut tops_seen: HashSet<String> = HashSet::new();
+        // Every entry by its path in the archive, before the top folder is known.
+        let mut files: Vec<(String, Node)> = Vec::new();
         for entry in entries {
             let mut entry = entry.map_err(|e| failed("a tar entry", e))?;
             let path = entry
@@ -484,17 +489,11 @@ impl ArchiveSource {
                     path.len()
                 )));
             }
-            let (first, rest) = path.split_once('/').unwrap_or((path.as_str(), ""));
-            match &top {
-                None => top = Some(first.to_owned()),
-                Some(t) if t != first => {
-                    return Err(err(format!(
-                        "expected one top folder holding sys/ and proc/, found `{t}` and `{first}`"
-                    )));
-                }
-                Some(_) => {}
+            let first = path.split_once('/').map_or(path.as_str(), |(f, _)| f);
+            if !tops_seen.contains(first) {
+                tops_seen.insert(first.to_owned());
+                tops.push(first.to_owned());
             }
-            let rest = rest.to_owned();
             let ty = entry.header().entry_type();
             let link = |entry: &tar::Entry<'_, _>| -> Result<String, LoadError> {
                 Ok(entry
@@ -505,21 +504,13 @@ impl ArchiveSource {
             };
             if ty.is_symlink() {
                 let t = link(&entry)?;
-                nodes.insert(rest, Node::Symlink(t));
+                files.push((path, Node::Symlink(t)));
             } else if ty.is_hard_link() {
                 let t = normalize(&link(&entry)?);
-                hardlinks.push((rest, t));
+                hardlinks.push((path, t));
             } else if ty.is_dir() {
-                if !rest.is_empty() {
-                    nodes.insert(rest, Node::Dir(Vec::new()));
-                }
+                files.push((path, Node::Dir(Vec::new())));
             } else if ty.is_file() || ty == tar::EntryType::Continuous {
-                if rest.is_empty() {
-                    return Err(err(
-                        "expected one top folder holding sys/ and proc/, found a file at the top"
-                            .into(),
-                    ));
-                }
                 let member = || format!("{name}:{path}");
                 if entry.size() > limits::ARCHIVE_MEMBER.bytes {
                     return Err(LoadError::TooLarge {
@@ -529,17 +520,64 @@ impl ArchiveSource {
                 }
                 let data = read_capped(&mut entry, &limits::ARCHIVE_MEMBER, member)?
                     .map_err(|e| failed(&format!("readable data for {path}"), e))?;
-                nodes.insert(rest, Node::File(data.into()));
+                files.push((path, Node::File(data.into())));
             }
         }
-        let Some(top) = top else {
-            return Err(err(
-                "expected one top folder holding sys/ and proc/, found an empty archive".into(),
-            ));
+        // `sys/` and `proc/` at the top (ghw's snapshots), or one top folder holding them.
+        let top = if tops.iter().any(|t| t == "sys") {
+            String::new()
+        } else {
+            match tops.as_slice() {
+                [] => {
+                    return Err(err(
+                        "expected sys/ and proc/, or one top folder holding them, found an empty \
+                         archive"
+                            .into(),
+                    ));
+                }
+                [t] => t.clone(),
+                [a, b, ..] => {
+                    return Err(err(format!(
+                        "expected sys/ and proc/, or one top folder holding them, found `{a}` and \
+                         `{b}` at the top"
+                    )));
+                }
+            }
+        };
+        let prefix = if top.is_empty() {
+            String::new()
+        } else {
+            format!("{top}/")
+        };
+        let strip = |p: &str| -> Option<String> {
+            if top.is_empty() {
+                Some(p.to_owned())
+            } else if p == top {
+                Some(String::new())
+            } else {
+                p.strip_prefix(&prefix).map(str::to_owned)
+            }
         };
         nodes.insert(String::new(), Node::Dir(Vec::new()));
-        let prefix = format!("{top}/");
+        for (p, n) in files {
+            match strip(&p) {
+                Some(rest) if rest.is_empty() && matches!(n, Node::Dir(_)) => {}
+                Some(rest) if rest.is_empty() => {
+                    return Err(err(format!(
+                        "expected one top folder holding sys/ and proc/, found the file `{p}` \
+                         at the top"
+                    )));
+                }
+                Some(rest) => {
+                    nodes.insert(rest, n);
+                }
+                None => {}
+            }
+        }
         for (p, target) in hardlinks {
+            let Some(p) = strip(&p).filter(|p| !p.is_empty()) else {
+                continue;
+            };
             let t = target.strip_prefix(&prefix).unwrap_or(&target);
             let data = match nodes.get(t) {
                 Some(Node::File(d)) => Arc::clone(d),
@@ -586,7 +624,8 @@ impl ArchiveSource {
         }
         if !matches!(nodes.get("sys"), Some(Node::Dir(_))) {
             return Err(err(format!(
-                "expected the top folder `{top}` to hold sys/ (and proc/)"
+                "expected the top folder `{top}` to hold sys/ (and proc/), or sys/ and proc/ at the \
+                 top"
             )));
         }
         Ok(Self {
@@ -596,7 +635,7 @@ impl ArchiveSource {
         })
     }
 
-    /// The name of the archive's top folder.
+    /// The name of the archive's top folder; empty when `sys/` and `proc/` are at the top.
     pub fn top_folder(&self) -> &str {
         &self.top
     }
@@ -686,6 +725,11 @@ impl Source for ArchiveSource {
     }
 
     fn display(&self, path: &str) -> String {
-        format!("{}:{}/{}", self.name, self.top, path)
+        match (self.top.is_empty(), path.is_empty()) {
+            (true, true) => self.name.clone(),
+            (true, false) => format!("{}:{path}", self.name),
+            (false, true) => format!("{}:{}", self.name, self.top),
+            (false, false) => format!("{}:{}/{path}", self.name, self.top),
+        }
     }
 }
