@@ -76,7 +76,7 @@ fn an_hwloc_export_without_a_cpu_vendor_gives_the_amd_zen_outcome_too() {
     // The client's host bridge checks 03:00.0 (listed at devfn 00.0), not whitelisted: only
     // the CPU rule could allow it, and the file gives no vendor.
     assert_eq!(v.unknowns, [UnknownFact::AmdZenCpu]);
-    assert_eq!(v.outcomes[0].when[0][0].holds, true);
+    assert!(v.outcomes[0].when[0][0].holds);
     assert_eq!(m.p2p_fast(p, c).unwrap().possible(), v.possible());
 }
 
