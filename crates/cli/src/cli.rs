@@ -1,11 +1,13 @@
-//! The command line as clap sees it: global options (machine source, output format, colour)
-//! and one subcommand per job.
+//! The command line as clap sees it: the common options (machine source, output format,
+//! colour), taken before or after the command's name, and one subcommand per job.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::CliError;
 use crate::output::OutputFormat;
+use crate::source::MachineSource;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,46 +38,108 @@ device), 3 `negotiate` found no common interconnect, 4 `simulate` found a broken
     propagate_version = true
 )]
 pub struct Cli {
-    /// Where the machine comes from.
+    /// The options given before the command.
     #[command(flatten)]
-    pub source: SourceArgs,
-
-    /// Output format: `human` (default), `json` (a stable contract, see docs/json-output.md),
-    /// `toml` (`topo` only: the machine in the project's description, docs/machine-format.md),
-    /// or a picture, `svg` or `dot` (`topo`, `explain` and `negotiate`, with their route
-    /// highlighted: docs/pictures.md).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
-    pub format: OutputFormat,
-
-    /// Never colour the output. Colour is used only on a terminal, and never when the
-    /// NO_COLOR environment variable is set.
-    #[arg(long, global = true)]
-    pub no_color: bool,
+    pub common: CommonArgs,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The options every command takes, before or after its name (`dmabuf-ic --sysfs A topo` or
+/// `dmabuf-ic topo --sysfs A`). They are declared at both levels rather than as clap globals,
+/// whose value given on both sides silently overrides the other: [`Cli::options`] makes that a
+/// usage error.
+#[derive(Args, Debug, Default, Clone)]
+pub struct CommonArgs {
+    /// Where the machine comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Output format: `human` (the default), `json` (a stable contract, see
+    /// docs/json-output.md), `toml` (`topo` only: the machine in the project's description,
+    /// docs/machine-format.md), or a picture, `svg` or `dot` (`topo`, `explain` and
+    /// `negotiate`, with their route highlighted: docs/pictures.md).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+
+    /// Never colour the output. Colour is used only on a terminal, and never when the
+    /// NO_COLOR environment variable is set.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
 /// The machine source options; at most one may be given. Without any, the live machine (`/`).
 #[derive(Args, Debug, Default, Clone)]
 pub struct SourceArgs {
     /// A sysfs tree: a root folder holding sys/ and proc/ (default: the live `/`), or a
-    /// snapshot archive (.tar, .tar.gz, .tar.bz2 with one top folder).
-    #[arg(long, value_name = "PATH", global = true, conflicts_with_all = ["hwloc", "nccl", "machine"])]
+    /// snapshot archive (.tar, .tar.gz, .tar.bz2 holding sys/ and proc/, at its top or in one
+    /// top folder).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["hwloc", "nccl", "machine"])]
     pub sysfs: Option<PathBuf>,
 
     /// An hwloc XML export (`lstopo --of xml`).
-    #[arg(long, value_name = "FILE", global = true, conflicts_with_all = ["nccl", "machine"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nccl", "machine"])]
     pub hwloc: Option<PathBuf>,
 
     /// An NCCL topology dump (NCCL_TOPO_DUMP_FILE, `<system version="1">`).
-    #[arg(long, value_name = "FILE", global = true, conflicts_with = "machine")]
+    #[arg(long, value_name = "FILE", conflicts_with = "machine")]
     pub nccl: Option<PathBuf>,
 
     /// A machine described in the project's TOML format.
-    #[arg(long, value_name = "FILE.toml", global = true)]
+    #[arg(long, value_name = "FILE.toml")]
     pub machine: Option<PathBuf>,
+}
+
+/// The common options of a command line, from both sides of the command's name.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The machine source, if one was named.
+    pub source: Option<MachineSource>,
+    /// The output format.
+    pub format: OutputFormat,
+    /// `--no-color`.
+    pub no_color: bool,
+}
+
+impl Cli {
+    /// The common options, wherever they were given. An option given both before and after
+    /// the command is a usage error, as the same option twice on one side is for clap.
+    pub fn options(&self) -> Result<Options, CliError> {
+        let (before, after) = (&self.common, self.command.common());
+        let twice = |option: &str, both: bool| {
+            if both {
+                Err(CliError::usage(format!(
+                    "--{option} is given twice, before and after `{}`: give it once",
+                    self.command.name()
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let (b, a) = (&before.source, &after.source);
+        twice("sysfs", b.sysfs.is_some() && a.sysfs.is_some())?;
+        twice("hwloc", b.hwloc.is_some() && a.hwloc.is_some())?;
+        twice("nccl", b.nccl.is_some() && a.nccl.is_some())?;
+        twice("machine", b.machine.is_some() && a.machine.is_some())?;
+        twice("format", before.format.is_some() && after.format.is_some())?;
+        twice("no-color", before.no_color && after.no_color)?;
+        let source = SourceArgs {
+            sysfs: b.sysfs.clone().or_else(|| a.sysfs.clone()),
+            hwloc: b.hwloc.clone().or_else(|| a.hwloc.clone()),
+            nccl: b.nccl.clone().or_else(|| a.nccl.clone()),
+            machine: b.machine.clone().or_else(|| a.machine.clone()),
+        };
+        Ok(Options {
+            source: MachineSource::from_args(&source)?,
+            format: before
+                .format
+                .or(after.format)
+                .unwrap_or(OutputFormat::Human),
+            no_color: before.no_color || after.no_color,
+        })
+    }
 }
 
 /// The subcommands.
@@ -149,13 +213,45 @@ Examples:
     Simulate(SimulateArgs),
 }
 
+impl Command {
+    /// The common options given after the command's name.
+    pub const fn common(&self) -> &CommonArgs {
+        match self {
+            Self::Topo(a) => &a.common,
+            Self::Matrix(a) => &a.common,
+            Self::Explain(a) => &a.common,
+            Self::Negotiate(a) => &a.common,
+            Self::Simulate(a) => &a.common,
+        }
+    }
+
+    /// The command's name, as typed.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Topo(_) => "topo",
+            Self::Matrix(_) => "matrix",
+            Self::Explain(_) => "explain",
+            Self::Negotiate(_) => "negotiate",
+            Self::Simulate(_) => "simulate",
+        }
+    }
+}
+
 /// Options of `topo`.
 #[derive(Args, Debug)]
-pub struct TopoArgs {}
+pub struct TopoArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
 
 /// Options of `matrix`.
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
     /// Devices to include (bus ids or OS device names); default: the shared-memory kinds.
     #[arg(value_name = "DEVICE")]
     pub devices: Vec<String>,
@@ -168,6 +264,10 @@ pub struct MatrixArgs {
 /// Options of `explain`.
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
     /// The function that owns the memory (a GPU's VRAM, an NVMe CMB).
     #[arg(value_name = "PROVIDER")]
     pub provider: String,
@@ -180,6 +280,10 @@ pub struct ExplainArgs {
 /// Options of `negotiate`.
 #[derive(Args, Debug)]
 pub struct NegotiateArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
     /// The scenario file (TOML).
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
@@ -188,6 +292,10 @@ pub struct NegotiateArgs {
 /// Options of `simulate`.
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
     /// The simulation file (TOML).
     #[arg(value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
@@ -203,15 +311,59 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn options(args: &[&str]) -> Result<Options, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        cli.options().map_err(|e| e.to_string())
+    }
+
     #[test]
     fn sources_exclude_each_other_anywhere_on_the_line() {
-        // Options before and after the subcommand are checked when the source is chosen.
-        let split = Cli::try_parse_from(["dmabuf-ic", "--sysfs", "a", "topo", "--hwloc", "b"]);
-        let split = split.map(|c| crate::source::MachineSource::from_args(&c.source));
-        assert!(matches!(split, Ok(Err(_))));
-        let r = Cli::try_parse_from(["dmabuf-ic", "topo", "--nccl", "a", "--machine", "b"]);
-        assert!(r.is_err());
-        let ok = Cli::try_parse_from(["dmabuf-ic", "matrix", "--sysfs", "a", "--all"]);
-        assert!(ok.is_ok());
+        let split = options(&["dmabuf-ic", "--sysfs", "a", "topo", "--hwloc", "b"]);
+        assert!(split.unwrap_err().contains("--sysfs and --hwloc"));
+        assert!(options(&["dmabuf-ic", "topo", "--nccl", "a", "--machine", "b"]).is_err());
+        let ok = options(&["dmabuf-ic", "matrix", "--sysfs", "a", "--all"]).unwrap();
+        assert_eq!(ok.source, Some(MachineSource::Sysfs("a".into())));
+    }
+
+    #[test]
+    fn an_option_given_before_and_after_the_command_is_a_usage_error() {
+        for line in [
+            "dmabuf-ic --sysfs a topo --sysfs b",
+            "dmabuf-ic --format json matrix --format human",
+            "dmabuf-ic --no-color explain a b --no-color",
+            "dmabuf-ic --machine a negotiate s.toml --machine b",
+        ] {
+            let e = options(&line.split(' ').collect::<Vec<_>>()).unwrap_err();
+            assert!(
+                e.contains("is given twice, before and after"),
+                "{line:?}: {e}"
+            );
+        }
+        // Once, on either side, is fine.
+        let before = options(&["dmabuf-ic", "--format", "json", "topo"]).unwrap();
+        let after = options(&["dmabuf-ic", "topo", "--format", "json"]).unwrap();
+        assert_eq!(before.format, OutputFormat::Json);
+        assert_eq!(after.format, OutputFormat::Json);
+        let plain = options(&["dmabuf-ic", "topo"]).unwrap();
+        assert_eq!((plain.format, plain.source), (OutputFormat::Human, None));
+    }
+
+    #[test]
+    fn every_command_takes_the_common_options_after_its_name() {
+        let top = Cli::command();
+        let common: Vec<String> = top
+            .get_arguments()
+            .filter(|a| a.get_long().is_some())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        for sub in top.get_subcommands() {
+            for id in &common {
+                assert!(
+                    sub.get_arguments().any(|a| a.get_id() == id.as_str()),
+                    "`{}` does not take --{id}",
+                    sub.get_name()
+                );
+            }
+        }
     }
 }

@@ -1,39 +1,13 @@
-//! `dmabuf-ic`: the command line over dmabuf-negotiate and pci-topology. For any machine (the
-//! live one, a sysfs snapshot, and with the formats work hwloc, NCCL and TOML files) it answers
-//! which interconnect, which route, how good, and if refused, why and what would change it.
-//!
-//! - [`cli`]: options and subcommands; [`commands`]: one module per subcommand;
-//!   [`render`]: one module per output kind.
-//! - [`source`]: where the machine comes from; [`scenario`]: negotiation scenario files;
-//!   [`simulation`]: simulated timelines; [`scenario_file`] and [`offers`]: what both file
-//!   formats share (positioned errors, `[machine]`, offers and their binding).
-//! - [`resolve`], [`names`], [`kind`]: device arguments, PCI ID names, device kinds;
-//!   [`core_names`]: the negotiation core's ids by bus id, fabric name or importer.
-//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
-
-mod cli;
-mod commands;
-mod core_names;
-mod error;
-mod location;
-mod offers;
-mod output;
-mod render;
-mod resolve;
-mod scenario;
-mod scenario_file;
-mod simulation;
-mod source;
-mod style;
-
-use dmabuf_ic::{kind, names};
+//! `dmabuf-ic`: the command line over dmabuf-negotiate and pci-topology. Everything but
+//! `main` is in the library half (`dmabuf_ic`).
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::error::Exit;
-use crate::output::Colour;
+use dmabuf_ic::error::Exit;
+use dmabuf_ic::output::{self, Colour};
+use dmabuf_ic::{cli, commands, style};
 
 fn main() -> ExitCode {
     // `--no-color` also governs clap's own help and errors, which are printed while parsing.
@@ -58,7 +32,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    let colour = if cli.no_color {
+    let colour = if no_color {
         Colour::Never
     } else {
         Colour::Auto

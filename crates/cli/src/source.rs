@@ -26,8 +26,8 @@ pub enum MachineSource {
 
 impl MachineSource {
     /// The source the command-line options name, if any. More than one is a usage error
-    /// (clap checks this within one level of the command line; options given before and after
-    /// the subcommand are checked here).
+    /// (clap checks this on each side of the command's name, [`Cli::options`](crate::cli::Cli::options)
+    /// gives this the options of both sides).
     pub fn from_args(args: &SourceArgs) -> Result<Option<Self>, CliError> {
         let mut given = Vec::new();
         if let Some(p) = &args.sysfs {

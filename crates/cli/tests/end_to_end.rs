@@ -68,6 +68,25 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn the_same_option_before_and_after_the_command_is_a_usage_error() {
+    // The last one used to win silently: a scenario of cli.md's "two sources are a usage error".
+    for line in [
+        "--sysfs /nonexistent/a topo --sysfs /nonexistent/b",
+        "--format json topo --format human",
+        "--hwloc /nonexistent/a matrix --hwloc /nonexistent/b",
+    ] {
+        let r = run(&line.split(' ').collect::<Vec<_>>());
+        assert_eq!(r.code, 2, "{line:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is given twice, before and after"),
+            "{line:?}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{line:?}");
+    }
+}
+
+#[test]
 fn a_bad_path_is_named() {
     let r = run(&["--sysfs", "/nonexistent/snapshot.tar.gz", "topo"]);
     assert_eq!(r.code, 1);
@@ -142,6 +161,7 @@ fn bad_machine_files_name_line_and_column() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn unknown_bus_ids_name_the_closest() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -165,6 +185,7 @@ fn unknown_bus_ids_name_the_closest() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn bad_scenarios_name_file_line_and_column() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -210,6 +231,7 @@ fn bad_scenarios_name_file_line_and_column() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn colour_only_where_wanted() {
     let Some(fx) = fixtures() else { return };
     let m = arg(&fx, SWITCH);
@@ -328,6 +350,7 @@ const EXAMPLES: &[(&str, i32, Choice)] = &[
 ];
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_example_runs_and_agrees() {
     let Some(fx) = fixtures() else { return };
     let dir = repo_root().join("examples");
@@ -395,6 +418,7 @@ fn examples_point_at_the_shared_fixtures() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_writes_a_machine_that_loads_back_the_same() {
     let Some(fx) = fixtures() else { return };
     for (opt, machine) in [

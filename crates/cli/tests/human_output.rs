@@ -36,24 +36,28 @@ fn ok(fx: &Path, machine: &str, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_of_a_kernel_oracle_machine() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!("topo_switch_vs_rootport", ok(&fx, SWITCH, &["topo"]));
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_of_a_real_machine_with_unknown_acs() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!("topo_32intel64_ve", ok(&fx, VE, &["topo"]));
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_of_a_four_socket_machine() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!("topo_fakepcilocalities", ok(&fx, LOCALITIES, &["topo"]));
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_of_an_nccl_dump_with_nvlink() {
     let Some(fx) = fixtures() else { return };
     let out = ok(&fx, NCCL_2, &["topo"]);
@@ -63,6 +67,7 @@ fn topo_of_an_nccl_dump_with_nvlink() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_of_a_dgx2_from_hwloc_xml() {
     let Some(fx) = fixtures() else { return };
     let out = ok(&fx, DGX2, &["matrix"]);
@@ -71,6 +76,7 @@ fn matrix_of_a_dgx2_from_hwloc_xml() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn explain_on_collapsed_switches() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!(
@@ -80,6 +86,7 @@ fn explain_on_collapsed_switches() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_default_and_all() {
     let Some(fx) = fixtures() else { return };
     insta::assert_snapshot!("matrix_switch_vs_rootport", ok(&fx, SWITCH, &["matrix"]));
@@ -92,6 +99,7 @@ fn matrix_default_and_all() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_of_23_devices_stays_within_120_columns() {
     let Some(fx) = fixtures() else { return };
     let out = ok(
@@ -123,6 +131,7 @@ fn matrix_of_23_devices_stays_within_120_columns() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_of_named_devices_in_the_given_order() {
     let Some(fx) = fixtures() else { return };
     let out = ok(
@@ -134,6 +143,7 @@ fn matrix_of_named_devices_in_the_given_order() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn explain_refused_bus_addr_and_unknowns() {
     let Some(fx) = fixtures() else { return };
     // Refused by the kernel: different root ports, host bridge not whitelisted, not a Zen.
@@ -212,6 +222,7 @@ fn scenario(fx: &Path, name: &str) -> (i32, String) {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn negotiate_examples() {
     let Some(fx) = fixtures() else { return };
     for (name, code) in [

@@ -128,6 +128,7 @@ fn endpoints(topo: &Value) -> BTreeSet<String> {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_pairs_and_all() {
     let Some(fx) = fixtures() else { return };
     for machine in [SWITCH, VE] {
@@ -145,6 +146,7 @@ fn matrix_pairs_and_all() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_values_on_known_machines() {
     let Some(fx) = fixtures() else { return };
     let m = check_matrix(&json(&fx, SWITCH, &["matrix"]));
@@ -193,6 +195,7 @@ fn tar_gz_file(path: &Path, suffix: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_agrees_with_the_running_kernel() {
     let Some(fx) = fixtures() else { return };
     let dir = fx.join("kernel-oracle");
@@ -224,6 +227,7 @@ fn matrix_agrees_with_the_running_kernel() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_functions() {
     let Some(fx) = fixtures() else { return };
     for machine in [SWITCH, VE] {
@@ -320,6 +324,7 @@ fn topo_functions() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn explain_document() {
     let Some(fx) = fixtures() else { return };
     let x = json(&fx, SWITCH, &["explain", "03:00.0", "05:00.0"]);
@@ -365,6 +370,7 @@ fn explain_document() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn negotiate_documents() {
     let Some(fx) = fixtures() else { return };
     let machine = arg(&fx, SWITCH);
@@ -422,6 +428,7 @@ fn negotiate_documents() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn hwloc_xml_and_nccl_sources() {
     let Some(fx) = fixtures() else { return };
     // A DGX-2 from hwloc XML: 16 V100, every pair answered.

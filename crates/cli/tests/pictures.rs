@@ -329,6 +329,7 @@ fn has_own_box(m: &Machine, f: FunctionId) -> bool {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_sysfs_fixture() {
     let Some(dir) = common::fixtures() else {
         return;
@@ -343,6 +344,7 @@ fn every_sysfs_fixture() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_hwloc_xml_and_nccl_fixture() {
     let Some(dir) = common::fixtures() else {
         return;

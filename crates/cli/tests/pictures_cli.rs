@@ -49,6 +49,7 @@ fn routes(attrs: &[(String, Option<String>)]) -> Vec<&str> {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn topo_draws_every_function_in_svg_and_dot() {
     let Some(fx) = fixtures() else {
         return;
@@ -87,6 +88,7 @@ fn topo_draws_every_function_in_svg_and_dot() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn explain_draws_the_route_and_says_when_it_is_refused() {
     let Some(fx) = fixtures() else {
         return;
@@ -118,6 +120,7 @@ fn explain_draws_the_route_and_says_when_it_is_refused() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn negotiate_draws_the_chosen_route() {
     let Some(fx) = fixtures() else {
         return;
@@ -153,6 +156,7 @@ fn negotiate_draws_the_chosen_route() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn matrix_has_no_picture() {
     let Some(fx) = fixtures() else {
         return;

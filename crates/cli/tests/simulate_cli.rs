@@ -48,6 +48,7 @@ fn an_example_runs_with_status_0() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_example_runs_with_status_0() {
     let Some(fx) = fixtures() else { return };
     for e in std::fs::read_dir(repo_root().join("examples")).unwrap() {
@@ -282,6 +283,7 @@ fn usage_help_and_formats() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a_source_on_the_command_line_replaces_the_scenarios() {
     // The same timeline on the same machine named on the command line.
     let r = run(&[

@@ -317,6 +317,7 @@ fn check_contract(name: &str, d: &Value) {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_example_keeps_the_contract() {
     let Some(fx) = fixtures() else { return };
     for name in EXAMPLES {
@@ -354,6 +355,7 @@ fn placement<'a>(d: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn eviction_readdresses_the_nic_from_the_bar_to_system_memory() {
     let Some(fx) = fixtures() else { return };
     let d = json(&fx, EXAMPLES[0]);
@@ -393,6 +395,7 @@ fn eviction_readdresses_the_nic_from_the_bar_to_system_memory() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a_reset_revokes_every_mapping_for_good() {
     let Some(fx) = fixtures() else { return };
     let d = json(&fx, EXAMPLES[1]);
@@ -433,6 +436,7 @@ fn a_reset_revokes_every_mapping_for_good() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn nvlink_failures_narrow_then_fall_back() {
     let Some(fx) = fixtures() else { return };
     let d = json(&fx, EXAMPLES[2]);
@@ -467,6 +471,7 @@ fn nvlink_failures_narrow_then_fall_back() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn nvlink_or_nothing_moves_to_system_memory_or_is_lost_when_pinned() {
     let Some(fx) = fixtures() else { return };
     let d = json(&fx, EXAMPLES[3]);
@@ -498,6 +503,7 @@ fn nvlink_or_nothing_moves_to_system_memory_or_is_lost_when_pinned() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a_late_importer_moves_the_buffer_for_everyone() {
     let Some(fx) = fixtures() else { return };
     let d = json(&fx, EXAMPLES[4]);

@@ -50,6 +50,7 @@ fn every_simulation_example_has_a_snapshot() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn simulation_timelines() {
     let Some(fx) = fixtures() else { return };
     for name in EXAMPLES {
@@ -66,6 +67,7 @@ fn simulation_timelines() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn timelines_name_devices_importers_and_fabrics_not_internal_ids() {
     let Some(fx) = fixtures() else { return };
     for name in EXAMPLES {

@@ -16,7 +16,6 @@
 //! Every range must lie entirely inside its window; the DMA API must return a range of the same
 //! length. Anything else is an [`AddressError`], never a truncated or wrapped address.
 
-use alloc::vec;
 use core::fmt;
 
 use crate::apertures::ApertureError;
@@ -24,9 +23,11 @@ use crate::mapping::{
     BarAddresses, BusAddrMapping, DmaAddrMapping, FabricPort, IovaMapping, Mapping, PciBarMapping,
     PhysMapping, TrustedImporter, VramMapping,
 };
+use crate::storage::FallibleVec;
 use crate::{
-    AddrRange, Agreed, Apertures, BarSlice, Describe, DeviceId, DmaAddr, DmaRefusal, Names,
-    Offering, OpaqueNames, Placement, Platform, RouteKind, StoredArgs, Trust,
+    AddrRange, Agreed, Apertures, BarSlice, Describe, DeviceId, DmaAddr, DmaRefusal,
+    LifecycleError, Names, Offering, OpaqueNames, OutOfMemory, Placement, Platform, RouteKind,
+    StoredArgs, Trust, Vec,
 };
 
 /// Why a mapping's addresses could not be derived.
@@ -117,21 +118,27 @@ fn dma_map(
     }
 }
 
+/// A list of one range: every mapping derived here has one.
+fn one<A>(range: AddrRange<A>) -> Result<Vec<AddrRange<A>>, OutOfMemory> {
+    let mut ranges = Vec::try_with_room(1)?;
+    ranges.try_push(range)?;
+    Ok(ranges)
+}
+
 /// Derives the mapping `agreed` gives for `size` bytes at `placement`.
 ///
 /// `placement` must be the buffer's current placement and `agreed` must have been negotiated for
-/// it; both are checked.
+/// it; both are checked. Fails with [`LifecycleError::Address`], or with
+/// [`LifecycleError::OutOfMemory`] if the range list cannot be allocated.
 pub(crate) fn derive(
     platform: &Platform<'_>,
     apertures: &Apertures,
     placement: &Placement,
     size: u64,
     agreed: &Agreed,
-) -> Result<Mapping, AddressError> {
+) -> Result<Mapping, LifecycleError> {
     if agreed.placement() != placement {
-        return Err(AddressError::Inconsistent(
-            "the agreement was negotiated for another placement",
-        ));
+        return Err(AddressError::Inconsistent("the agreement was negotiated for another placement").into());
     }
     let aperture = |error| AddressError::Aperture {
         placement: *placement,
@@ -142,7 +149,7 @@ pub(crate) fn derive(
         (Offering::Vram, Placement::Vram { vram, offset }, StoredArgs::Device { .. }) => {
             let range =
                 AddrRange::new(*offset, size).ok_or(aperture(ApertureError::OutsideWindow))?;
-            Ok(Mapping::Vram(VramMapping::new(*vram, vec![range])))
+            Ok(Mapping::Vram(VramMapping::new(*vram, one(range)?)))
         }
         (
             Offering::PrivateIova(fabric),
@@ -153,22 +160,20 @@ pub(crate) fn derive(
             },
         ) => {
             if fabric != importer_fabric {
-                return Err(AddressError::Inconsistent(
-                    "private-iova on different fabrics",
-                ));
+                return Err(AddressError::Inconsistent("private-iova on different fabrics").into());
             }
             let iovas = apertures
                 .fabric_range(fabric, *vram, *offset, size)
                 .map_err(aperture)?;
             Ok(Mapping::PrivateIova(IovaMapping::new(
                 FabricPort { fabric, initiator },
-                vec![iovas],
+                one(iovas)?,
             )))
         }
         (Offering::DmaAddr, Placement::System { .. }, StoredArgs::Device { device, .. }) => {
             let phys = apertures.phys_range(placement, size).map_err(aperture)?;
             let dma = dma_map(platform, device, phys)?;
-            Ok(Mapping::DmaAddr(DmaAddrMapping::new(device, vec![dma])))
+            Ok(Mapping::DmaAddr(DmaAddrMapping::new(device, one(dma)?)))
         }
         (Offering::DmaAddr, _, StoredArgs::Device { device, .. }) => {
             let dma = match peer_addressing(agreed.route().kind)? {
@@ -184,19 +189,19 @@ pub(crate) fn derive(
                     dma_map(platform, device, phys)?
                 }
             };
-            Ok(Mapping::DmaAddr(DmaAddrMapping::new(device, vec![dma])))
+            Ok(Mapping::DmaAddr(DmaAddrMapping::new(device, one(dma)?)))
         }
         (Offering::PciBar, Placement::Bar(slice), StoredArgs::Device { device, .. }) => {
             let addresses = match peer_addressing(agreed.route().kind)? {
                 PeerAddressing::Bus => {
                     let bus = apertures.bus_range(placement, size).map_err(aperture)?;
-                    BarAddresses::Bus(BusAddrMapping::new(device, vec![bus]))
+                    BarAddresses::Bus(BusAddrMapping::new(device, one(bus)?))
                 }
                 PeerAddressing::ThroughHost => {
                     let phys = apertures.phys_range(placement, size).map_err(aperture)?;
                     BarAddresses::Dma(DmaAddrMapping::new(
                         device,
-                        vec![dma_map(platform, device, phys)?],
+                        one(dma_map(platform, device, phys)?)?,
                     ))
                 }
             };
@@ -211,11 +216,12 @@ pub(crate) fn derive(
         (Offering::Phys, _, StoredArgs::Phys { trust, .. }) => {
             let importer = TrustedImporter::new(trust).ok_or(AddressError::Untrusted(trust))?;
             let phys = apertures.phys_range(placement, size).map_err(aperture)?;
-            Ok(Mapping::Phys(PhysMapping::new(importer, vec![phys])))
+            Ok(Mapping::Phys(PhysMapping::new(importer, one(phys)?)))
         }
         _ => Err(AddressError::Inconsistent(
             "the offering, the placement and the importer's entry do not fit together",
-        )),
+        )
+        .into()),
     }
 }
 
@@ -230,7 +236,9 @@ mod tests {
         let b = buffer();
         let option = &b.policy().placements()[placement_index];
         let importer = Importer::dynamic(offers).unwrap();
-        let agreed = negotiate_at(&Platform::new(&FLAT), b.policy(), option, &importer).unwrap();
+        let agreed = negotiate_at(&Platform::new(&FLAT), b.policy(), option, &importer)
+            .unwrap()
+            .unwrap();
         (agreed, *option.placement())
     }
 
@@ -312,16 +320,16 @@ mod tests {
         // An agreement for VRAM cannot address RAM.
         assert!(matches!(
             derive(&platform, b.policy().apertures(), &ram(), SIZE, &agreed),
-            Err(AddressError::Inconsistent(_))
+            Err(LifecycleError::Address(AddressError::Inconsistent(_)))
         ));
         // Without the fabric window, no IOVA.
         let (agreed, _) = agree(0, &[ImporterOffer::private_iova(LINK, PEER)]);
         assert!(matches!(
             derive(&platform, &Apertures::new(), &vram, SIZE, &agreed),
-            Err(AddressError::Aperture {
+            Err(LifecycleError::Address(AddressError::Aperture {
                 error: ApertureError::NoWindow,
                 ..
-            })
+            }))
         ));
         // A DMA API that changes the length is not believed.
         struct Short;
@@ -346,7 +354,9 @@ mod tests {
                 SIZE,
                 &agreed
             ),
-            Err(AddressError::DmaLength { device: PEER })
+            Err(LifecycleError::Address(AddressError::DmaLength {
+                device: PEER
+            }))
         );
     }
 }

@@ -7,11 +7,11 @@
 //! windows by an explicit, checked step: a range that does not lie entirely inside its window is
 //! refused, never truncated or wrapped.
 
-use alloc::vec::Vec;
 use core::fmt;
 
+use crate::storage::FallibleVec;
 use crate::{
-    AddrRange, BusAddr, BusWindow, DeviceId, FabricId, Iova, PhysAddr, Placement, VramId,
+    AddrRange, BusAddr, BusWindow, DeviceId, FabricId, Iova, PhysAddr, Placement, Vec, VramId,
     VramOffset,
 };
 
@@ -74,11 +74,18 @@ impl core::error::Error for ApertureError {}
 
 /// The exporter's windows onto its memory. Built with the `with_*` methods; lookups take the
 /// first matching entry.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+///
+/// A `with_*` step that cannot allocate leaves its window out and marks the apertures
+/// [incomplete](Apertures::is_complete); an [`ExporterPolicy`](crate::ExporterPolicy) with
+/// incomplete apertures is refused when the buffer is created
+/// ([`PolicyError::OutOfMemory`](crate::PolicyError::OutOfMemory)).
+#[derive(PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Apertures {
     vram: Vec<VramAperture>,
     bars: Vec<BarAperture>,
     fabrics: Vec<FabricAperture>,
+    out_of_memory: bool,
 }
 
 /// `[start, start + len)` of `base + offset`, checked to lie inside `[base, base + window_len)`.
@@ -97,20 +104,25 @@ impl Apertures {
 
     /// Adds a BAR through which a VRAM instance is visible.
     pub fn with_vram(mut self, aperture: VramAperture) -> Self {
-        self.vram.push(aperture);
+        self.out_of_memory |= self.vram.try_push(aperture).is_err();
         self
     }
 
     /// Adds a BAR of a device.
     pub fn with_bar(mut self, aperture: BarAperture) -> Self {
-        self.bars.push(aperture);
+        self.out_of_memory |= self.bars.try_push(aperture).is_err();
         self
     }
 
     /// Adds a private-fabric window onto a VRAM instance.
     pub fn with_fabric(mut self, aperture: FabricAperture) -> Self {
-        self.fabrics.push(aperture);
+        self.out_of_memory |= self.fabrics.try_push(aperture).is_err();
         self
+    }
+
+    /// Whether every `with_*` step could allocate its window.
+    pub fn is_complete(&self) -> bool {
+        !self.out_of_memory
     }
 
     /// The VRAM windows.

@@ -10,35 +10,13 @@ use core::fmt;
 
 use crate::mapping::{AddressSpace, Mapping};
 use crate::{
-    Agreed, Describe, Generation, Importer, MappingHandle, Names, OpaqueNames, Placement,
+    Agreed, AttachmentId, Describe, Generation, Importer, MappingHandle, Names, OpaqueNames, Placement,
     RevokeReason, Unreachable,
 };
 
-/// Names one attachment of one buffer. Never reused within the buffer.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct AttachmentId(pub(crate) u32);
-
-impl AttachmentId {
-    /// The number.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl Describe for AttachmentId {
-    fn describe(&self, f: &mut fmt::Formatter<'_>, names: &dyn Names) -> fmt::Result {
-        names.attachment(*self, f)
-    }
-}
-
-impl fmt::Display for AttachmentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.describe(f, &OpaqueNames)
-    }
-}
-
 /// What an attachment agreed on, and whether it still fits.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum AgreementState {
     /// Agreed for the buffer's current placement, over a route that was valid when last
     /// checked.
@@ -107,7 +85,8 @@ impl fmt::Display for AgreementState {
 }
 
 /// A mapping an attachment holds.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub(crate) struct Held {
     pub(crate) handle: MappingHandle,
     pub(crate) placement: Placement,
@@ -115,7 +94,8 @@ pub(crate) struct Held {
 }
 
 /// One importer's attachment to a buffer.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Attachment {
     pub(crate) id: AttachmentId,
     pub(crate) importer: Importer,

@@ -1,16 +1,14 @@
 //! A shared buffer and its attachment lifecycle: see [`Buffer`] for the contract.
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
-
 use crate::addressing::derive;
 use crate::attachment::Held;
 use crate::mapping::Mapping;
 use crate::renegotiation::negotiate_at;
+use crate::storage::FallibleVec;
 use crate::{
     AccessError, Agreed, AgreementState, AttachRefusal, Attachment, AttachmentId, BufferId, Change,
     ExporterPolicy, Generation, Holding, Importer, LifecycleError, MappingHandle, Migration,
-    Placement, PlacementOption, Platform, RevokeReason, Validity,
+    NoMigration, Placement, PlacementOption, Platform, RevokeReason, Validity, Vec,
 };
 
 /// A buffer shared by one exporter with any number of importers, and the lifecycle contract
@@ -29,8 +27,9 @@ use crate::{
 ///   generation; every move, revoke or route change starts a new generation for the attachments
 ///   it affects.
 /// - **A pinned buffer never moves; a revoked buffer never maps again.**
-/// - **No partial state.** Every operation computes everything first and changes the buffer only
-///   when nothing can fail any more; on error the buffer is exactly as it was.
+/// - **No partial state.** Every operation computes everything first, allocations included, and
+///   changes the buffer only when nothing can fail any more; on error (out of memory too) the
+///   buffer is exactly as it was.
 ///
 /// # Locking
 ///
@@ -108,10 +107,11 @@ use crate::{
 /// assert_eq!(change.to.route().kind, RouteKind::SystemMemory);
 /// let Mapping::DmaAddr(m) = buffer.mapping(&again.handle)? else { unreachable!() };
 /// assert_eq!(m.addresses_for(nic)?[0].start(), DmaAddr::new(0x8000_0000));
-/// assert!(invariants::violations(&buffer, &platform).is_empty());
+/// assert!(invariants::violations(&buffer, &platform)?.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Buffer {
     pub(crate) id: BufferId,
     pub(crate) size: u64,
@@ -125,7 +125,8 @@ pub struct Buffer {
 }
 
 /// A successful [`Buffer::attach`].
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Attached {
     /// The new attachment.
     pub id: AttachmentId,
@@ -158,7 +159,7 @@ impl Buffer {
             current: 0,
             generation: Generation::FIRST,
             revoked: None,
-            attachments: Vec::new(),
+            attachments: Vec::default(),
             next_id: 0,
             next_serial: 0,
         })
@@ -232,13 +233,12 @@ impl Buffer {
         self.attachments.iter().any(Attachment::is_pinning)
     }
 
-    /// The attachments that pin the buffer.
-    pub fn pinned_by(&self) -> Vec<AttachmentId> {
+    /// The attachments that pin the buffer, oldest first.
+    pub fn pinned_by(&self) -> impl Iterator<Item = AttachmentId> + '_ {
         self.attachments
             .iter()
             .filter(|a| a.is_pinning())
             .map(|a| a.id)
-            .collect()
     }
 
     /// Every attachment, oldest first.
@@ -353,55 +353,53 @@ impl Buffer {
             .next_id
             .checked_add(1)
             .ok_or(LifecycleError::Exhausted("attachment ids"))?;
-        match negotiate_at(platform, &self.policy, self.current_option(), &importer) {
+        let here = match negotiate_at(platform, &self.policy, self.current_option(), &importer)? {
             Ok(agreed) => {
-                self.push(id, importer, agreed, self.generation);
+                let attachment = Self::attachment_for(id, importer, agreed, self.generation);
+                self.attachments.try_push(attachment)?;
                 self.next_id = next_id;
-                Ok(Attached {
+                return Ok(Attached {
                     id,
                     agreed,
                     migration: None,
-                })
+                });
             }
-            Err(here) => {
-                let plan = match self.plan_migration(platform, Some(&importer)) {
-                    Ok(plan) => plan,
-                    Err(migration) => {
-                        return Err(LifecycleError::Unreachable(Box::new(AttachRefusal {
-                            here,
-                            migration,
-                        })));
-                    }
-                };
-                let Some(agreed) = plan.newcomer else {
-                    // A plan for a newcomer always carries its agreement.
-                    return Err(LifecycleError::Unreachable(Box::new(AttachRefusal {
-                        here,
-                        migration: crate::NoMigration::NoPlacement(Vec::new()),
-                    })));
-                };
-                let generation = self.next_generation()?;
-                let migration = self.commit_migration(plan.index, generation);
-                self.push(id, importer, agreed, generation);
-                self.next_id = next_id;
-                Ok(Attached {
-                    id,
-                    agreed,
-                    migration: Some(migration),
-                })
+            Err(here) => here,
+        };
+        let plan = match self.plan_migration(platform, Some(&importer))? {
+            Ok(plan) => plan,
+            Err(migration) => {
+                return Err(LifecycleError::Unreachable(AttachRefusal { here, migration }));
             }
-        }
+        };
+        let Some(agreed) = plan.newcomer else {
+            // A plan for a newcomer always carries its agreement.
+            return Err(LifecycleError::Unreachable(AttachRefusal {
+                here,
+                migration: NoMigration::NoPlacement(Vec::default()),
+            }));
+        };
+        let generation = self.next_generation()?;
+        let newcomer = Self::attachment_for(id, importer, agreed, generation);
+        let migration = self.migrate(plan.index, generation, Some(newcomer))?;
+        self.next_id = next_id;
+        Ok(Attached {
+            id,
+            agreed,
+            migration: Some(migration),
+        })
     }
 
-    fn push(
-        &mut self,
+    /// A new attachment with `agreed`, valid from `valid_from`; a static importer pins the
+    /// placement it agreed for.
+    fn attachment_for(
         id: AttachmentId,
         importer: Importer,
         agreed: Agreed,
         valid_from: Generation,
-    ) {
-        let pinned_at = (!importer.is_dynamic()).then(|| *self.placement());
-        self.attachments.push(Attachment {
+    ) -> Attachment {
+        let pinned_at = (!importer.is_dynamic()).then_some(*agreed.placement());
+        Attachment {
             id,
             importer,
             state: AgreementState::Current(agreed),
@@ -409,14 +407,14 @@ impl Buffer {
             held: None,
             pins: 0,
             pinned_at,
-        });
+        }
     }
 
     /// Detaches: drops the attachment, the mapping it holds (its handle stops working) and its
     /// pins. Allowed on a revoked buffer (that is how importers leave it).
     pub fn detach(&mut self, id: AttachmentId) -> Result<(), LifecycleError> {
         let index = self.index_of(id)?;
-        self.attachments.remove(index);
+        self.attachments.remove_at(index);
         Ok(())
     }
 
@@ -486,10 +484,10 @@ impl Buffer {
             }
             state => {
                 let from = *state.latest();
-                let to = negotiate_at(platform, &self.policy, option, &attachment.importer)
+                let to = negotiate_at(platform, &self.policy, option, &attachment.importer)?
                     .map_err(|unreachable| LifecycleError::Renegotiation {
                         attachment: id,
-                        unreachable: Box::new(unreachable),
+                        unreachable,
                     })?;
                 (to, Some(Change { from, to }))
             }

@@ -14,11 +14,12 @@
 //! - System memory: `dma-addr`, then `phys` (trusted importers only).
 //! - BAR slice: `pci-bar`, then `phys` (what vfio-pci exports), if the BAR's window is known.
 
-use alloc::vec::Vec;
 use core::fmt;
 
+use crate::storage::FallibleVec;
 use crate::{
-    Apertures, Describe, DeviceId, ExporterOffer, FabricId, Names, OpaqueNames, Placement, Policy,
+    Apertures, Describe, DeviceId, ExporterOffer, FabricId, Names, OpaqueNames, OutOfMemory,
+    Placement, Policy, Vec,
 };
 
 /// One interconnect the exporter offers for a placement. Together with the placement it
@@ -74,7 +75,8 @@ impl fmt::Display for Offering {
 }
 
 /// A placement the exporter may use, with what it offers there.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct PlacementOption {
     placement: Placement,
     offerings: Vec<Offering>,
@@ -92,11 +94,10 @@ impl PlacementOption {
     }
 
     /// The exporter's list for this placement, in the exporter's order.
-    pub fn exporter_offers(&self) -> Vec<ExporterOffer<'static>> {
+    pub fn exporter_offers(&self) -> impl Iterator<Item = ExporterOffer<'static>> + '_ {
         self.offerings
             .iter()
             .filter_map(|o| o.offer(&self.placement))
-            .collect()
     }
 }
 
@@ -136,6 +137,9 @@ pub enum PolicyError {
     },
     /// More than [`MAX_OFFERINGS`] offerings for one placement.
     TooManyOfferings(Placement),
+    /// A step building the policy or its apertures could not allocate, so something the
+    /// exporter added is missing.
+    OutOfMemory,
 }
 
 impl Describe for PolicyError {
@@ -182,6 +186,9 @@ impl Describe for PolicyError {
                     p.named(names)
                 )
             }
+            PolicyError::OutOfMemory => {
+                f.write_str("out of memory while the exporter policy was built")
+            }
         }
     }
 }
@@ -198,7 +205,13 @@ impl core::error::Error for PolicyError {}
 pub const MAX_OFFERINGS: usize = 64;
 
 /// The exporter's rules for one buffer.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// Built step by step ([`place`](Self::place), [`migratable`](Self::migratable), ...). A step
+/// that cannot allocate leaves its placement out and marks the policy, which
+/// [`validate`](Self::validate) (and so [`Buffer::new`](crate::Buffer::new)) then refuses with
+/// [`PolicyError::OutOfMemory`].
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct ExporterPolicy {
     exporter: DeviceId,
     apertures: Apertures,
@@ -206,6 +219,7 @@ pub struct ExporterPolicy {
     migrate: bool,
     revocable: bool,
     negotiation: Policy,
+    out_of_memory: bool,
 }
 
 impl ExporterPolicy {
@@ -215,10 +229,11 @@ impl ExporterPolicy {
         Self {
             exporter,
             apertures,
-            placements: Vec::new(),
+            placements: Vec::default(),
             migrate: true,
             revocable: false,
             negotiation: Policy::default(),
+            out_of_memory: false,
         }
     }
 
@@ -228,19 +243,24 @@ impl ExporterPolicy {
     ///   then `dma-addr` of the device memory (PCI P2P, needs a BAR window);
     /// - system memory: `dma-addr`, then `phys` (trusted importers only);
     /// - BAR slice: `pci-bar`, then `phys` (what vfio-pci exports; needs the BAR's window).
-    pub fn default_offerings(&self, placement: &Placement, size: u64) -> Vec<Offering> {
-        let mut offerings = Vec::new();
-        match placement {
-            Placement::Vram { vram, .. } => {
-                offerings.push(Offering::Vram);
-                offerings.extend(self.apertures.fabrics_of(*vram).map(Offering::PrivateIova));
-                offerings.push(Offering::DmaAddr);
-            }
-            Placement::System { .. } => offerings.extend([Offering::DmaAddr, Offering::Phys]),
-            Placement::Bar(_) => offerings.extend([Offering::PciBar, Offering::Phys]),
-        }
-        offerings.retain(|o| self.derivable(placement, *o, size));
-        offerings
+    pub fn default_offerings(
+        &self,
+        placement: &Placement,
+        size: u64,
+    ) -> Result<Vec<Offering>, OutOfMemory> {
+        let fabrics = match placement {
+            Placement::Vram { vram, .. } => Some(self.apertures.fabrics_of(*vram)),
+            _ => None,
+        };
+        let (first, last) = match placement {
+            Placement::Vram { .. } => (Offering::Vram, Offering::DmaAddr),
+            Placement::System { .. } => (Offering::DmaAddr, Offering::Phys),
+            Placement::Bar(_) => (Offering::PciBar, Offering::Phys),
+        };
+        let all = core::iter::once(first)
+            .chain(fabrics.into_iter().flatten().map(Offering::PrivateIova))
+            .chain(core::iter::once(last));
+        Vec::try_from_iter(all.filter(|o| self.derivable(placement, *o, size)))
     }
 
     /// Whether the addresses of `offering` for `size` bytes at `placement` can be derived from
@@ -261,18 +281,24 @@ impl ExporterPolicy {
     /// Adds `placement` as the next preference, with `offerings` in the exporter's order.
     /// Checked when the buffer is created ([`Buffer::new`](crate::Buffer::new)).
     pub fn place_with(mut self, placement: Placement, offerings: Vec<Offering>) -> Self {
-        self.placements.push(PlacementOption {
+        let option = PlacementOption {
             placement,
             offerings,
-        });
+        };
+        self.out_of_memory |= self.placements.try_push(option).is_err();
         self
     }
 
     /// Adds `placement` as the next preference, with the [default
     /// offerings](Self::default_offerings) for a buffer of `size` bytes.
-    pub fn place(self, placement: Placement, size: u64) -> Self {
-        let offerings = self.default_offerings(&placement, size);
-        self.place_with(placement, offerings)
+    pub fn place(mut self, placement: Placement, size: u64) -> Self {
+        match self.default_offerings(&placement, size) {
+            Ok(offerings) => self.place_with(placement, offerings),
+            Err(OutOfMemory) => {
+                self.out_of_memory = true;
+                self
+            }
+        }
     }
 
     /// Whether the exporter may move the buffer between its placements (default: yes).
@@ -332,6 +358,9 @@ impl ExporterPolicy {
 
     /// Checks the policy for a buffer of `size` bytes.
     pub fn validate(&self, size: u64) -> Result<(), PolicyError> {
+        if self.out_of_memory || !self.apertures.is_complete() {
+            return Err(PolicyError::OutOfMemory);
+        }
         if size == 0 {
             return Err(PolicyError::EmptyBuffer);
         }
@@ -413,7 +442,7 @@ mod tests {
         let policy = ExporterPolicy::new(GPU, apertures());
         let vram = Placement::vram(VRAM, VramOffset::new(0));
         assert_eq!(
-            policy.default_offerings(&vram, 4096),
+            policy.default_offerings(&vram, 4096).unwrap(),
             vec![
                 Offering::Vram,
                 Offering::PrivateIova(FabricId(7)),
@@ -423,12 +452,12 @@ mod tests {
         // Beyond the CPU-visible part of VRAM, P2P cannot be offered.
         let deep = Placement::vram(VRAM, VramOffset::new(1 << 29));
         assert_eq!(
-            policy.default_offerings(&deep, 4096),
+            policy.default_offerings(&deep, 4096).unwrap(),
             vec![Offering::Vram, Offering::PrivateIova(FabricId(7))]
         );
         let ram = Placement::system(Some(0), PhysAddr::new(0x1_0000_0000));
         assert_eq!(
-            policy.default_offerings(&ram, 4096),
+            policy.default_offerings(&ram, 4096).unwrap(),
             vec![Offering::DmaAddr, Offering::Phys]
         );
         // A BAR without a known window offers nothing.
@@ -438,7 +467,7 @@ mod tests {
             offset: 0,
             len: 4096,
         });
-        assert!(policy.default_offerings(&bar, 4096).is_empty());
+        assert!(policy.default_offerings(&bar, 4096).unwrap().is_empty());
         let with_bar = ExporterPolicy::new(
             GPU,
             apertures().with_bar(BarAperture {
@@ -453,7 +482,7 @@ mod tests {
             }),
         );
         assert_eq!(
-            with_bar.default_offerings(&bar, 4096),
+            with_bar.default_offerings(&bar, 4096).unwrap(),
             vec![Offering::PciBar, Offering::Phys]
         );
     }

@@ -9,11 +9,11 @@
 //! addresses for them anyway; they are refused at attach with
 //! [`LifecycleError::DriverArguments`](crate::LifecycleError::DriverArguments).
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::interconnect::Interconnect;
-use crate::{DeviceId, FabricId, ImporterArgs, ImporterOffer, LifecycleError, Trust};
+use crate::storage::FallibleVec;
+use crate::{DeviceId, FabricId, ImporterArgs, ImporterOffer, LifecycleError, OutOfMemory, Trust, Vec};
 
 /// How an importer copes with the exporter moving the buffer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -125,7 +125,8 @@ impl StoredOffer {
 pub const MAX_IMPORTER_OFFERS: usize = 64;
 
 /// An importer asking to attach: its offers in its order, and its [`ImporterMode`].
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Importer {
     offers: Vec<StoredOffer>,
     mode: ImporterMode,
@@ -135,14 +136,15 @@ impl Importer {
     /// An importer with `offers` (kept as [`StoredOffer`]s) and `mode`.
     ///
     /// Fails with [`LifecycleError::DriverArguments`] if an offer has driver-specific
-    /// arguments, and with [`LifecycleError::TooManyOffers`] past [`MAX_IMPORTER_OFFERS`].
+    /// arguments, with [`LifecycleError::TooManyOffers`] past [`MAX_IMPORTER_OFFERS`], and with
+    /// [`LifecycleError::OutOfMemory`] if the copies cannot be allocated.
     pub fn new(offers: &[ImporterOffer<'_>], mode: ImporterMode) -> Result<Self, LifecycleError> {
         if offers.len() > MAX_IMPORTER_OFFERS {
             return Err(LifecycleError::TooManyOffers(offers.len()));
         }
-        let mut kept = Vec::with_capacity(offers.len());
+        let mut kept = Vec::try_with_room(offers.len())?;
         for (index, offer) in offers.iter().enumerate() {
-            kept.push(StoredOffer::new(offer).ok_or(LifecycleError::DriverArguments { index })?);
+            kept.try_push(StoredOffer::new(offer).ok_or(LifecycleError::DriverArguments { index })?)?;
         }
         Ok(Self { offers: kept, mode })
     }
@@ -186,8 +188,8 @@ impl Importer {
     }
 
     /// The offers as negotiation entries.
-    pub(crate) fn negotiation_offers(&self) -> Vec<ImporterOffer<'static>> {
-        self.offers.iter().map(StoredOffer::offer).collect()
+    pub(crate) fn negotiation_offers(&self) -> Result<Vec<ImporterOffer<'static>>, OutOfMemory> {
+        Vec::try_from_iter(self.offers.iter().map(StoredOffer::offer))
     }
 }
 

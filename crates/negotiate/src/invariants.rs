@@ -25,19 +25,20 @@
 //! - after a move or a revoke, no mapping issued before it is usable;
 //! - a mapping that was unusable never becomes usable again.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::mapping::{AddressSpace, Mapping};
 use crate::renegotiation::negotiate_at;
+use crate::storage::FallibleVec;
 use crate::{
-    AgreementState, AttachmentId, Buffer, Describe, DeviceId, FabricId, Generation, MappingHandle,
-    Names, Offering, OpaqueNames, PHYS, PRIVATE_IOVA, Placement, Platform, Rejection, Relation,
-    StoredArgs, Unreachable,
+    AgreementState, AttachmentId, Buffer, Describe, DeviceId, FabricId, Generation,
+    LifecycleError, MappingHandle, Names, Offering, OpaqueNames, OutOfMemory, PHYS, PRIVATE_IOVA,
+    Placement, Platform, Rejection, Relation, StoredArgs, Unreachable, Vec,
 };
 
 /// A broken invariant.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum Violation {
     /// A usable mapping was derived from a placement the buffer has left.
     MappingOfOtherPlacement {
@@ -291,10 +292,33 @@ fn addressed_to(space: AddressSpace, args: StoredArgs, placement: &Placement) ->
     }
 }
 
+/// The violations found so far, and whether the check ran out of memory (so that the list,
+/// or the check itself, is incomplete).
+#[derive(Default)]
+struct Found {
+    list: Vec<Violation>,
+    out_of_memory: bool,
+}
+
+impl Found {
+    fn push(&mut self, violation: Violation) {
+        self.out_of_memory |= self.list.try_push(violation).is_err();
+    }
+
+    fn finish(self) -> Result<Vec<Violation>, OutOfMemory> {
+        if self.out_of_memory {
+            Err(OutOfMemory)
+        } else {
+            Ok(self.list)
+        }
+    }
+}
+
 /// Every invariant the state of `buffer` breaks on the machine `platform` as it is now.
-/// Empty when all hold.
-pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
-    let mut out = Vec::new();
+/// Empty when all hold. Fails only when memory runs out (checking renegotiates, which
+/// allocates): then nothing can be concluded.
+pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Result<Vec<Violation>, OutOfMemory> {
+    let mut out = Found::default();
     let current = *buffer.placement();
     let generation = buffer.generation();
     let fabric = platform.fabric();
@@ -406,25 +430,25 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
                     }),
                 }
             }
-            AgreementState::Outdated { .. } => {
-                if live
-                    && let Err(reason) = negotiate_at(
-                        platform,
-                        buffer.policy(),
-                        buffer.placement_option(),
-                        attachment.importer(),
-                    )
-                {
-                    out.push(Violation::Unreachable {
+            AgreementState::Outdated { .. } if live => {
+                match negotiate_at(
+                    platform,
+                    buffer.policy(),
+                    buffer.placement_option(),
+                    attachment.importer(),
+                ) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(reason)) => out.push(Violation::Unreachable {
                         attachment: id,
                         reason,
-                    });
+                    }),
+                    Err(OutOfMemory) => out.out_of_memory = true,
                 }
             }
-            AgreementState::Lost { .. } => {}
+            AgreementState::Outdated { .. } | AgreementState::Lost { .. } => {}
         }
     }
-    out
+    out.finish()
 }
 
 fn check_mapping(
@@ -432,7 +456,7 @@ fn check_mapping(
     platform: &Platform<'_>,
     attachment: &crate::Attachment,
     mapping: &Mapping,
-    out: &mut Vec<Violation>,
+    out: &mut Found,
 ) {
     let id = attachment.id();
     let current = *buffer.placement();
@@ -466,8 +490,10 @@ fn check_mapping(
         buffer.size(),
         agreed,
     );
-    if fresh.as_ref() != Ok(mapping) {
-        out.push(Violation::MappingDiffers(id));
+    match fresh {
+        Err(LifecycleError::OutOfMemory) => out.out_of_memory = true,
+        Ok(ref fresh) if fresh == mapping => {}
+        _ => out.push(Violation::MappingDiffers(id)),
     }
 }
 
@@ -481,7 +507,10 @@ struct Seen {
 }
 
 /// Watches a buffer event by event and checks the state and change rules.
-#[derive(Clone, Debug, Default)]
+///
+/// It remembers every mapping it has seen (one entry per mapping the buffer issued).
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Monitor {
     last: Option<Seen>,
     /// Every mapping seen so far, and whether it was usable when last looked at.
@@ -501,8 +530,18 @@ impl Monitor {
 
     /// Checks the buffer after an event: [`violations`], plus the change rules against the
     /// state seen last time. Call it after every event, including failed operations.
-    pub fn observe(&mut self, buffer: &Buffer, platform: &Platform<'_>) -> Vec<Violation> {
-        let mut out = violations(buffer, platform);
+    ///
+    /// Fails only when memory runs out; the monitor may then have missed mappings, and a new
+    /// one should take over.
+    pub fn observe(
+        &mut self,
+        buffer: &Buffer,
+        platform: &Platform<'_>,
+    ) -> Result<Vec<Violation>, OutOfMemory> {
+        let mut out = Found {
+            list: violations(buffer, platform)?,
+            out_of_memory: false,
+        };
         let now = Seen {
             placement: *buffer.placement(),
             generation: buffer.generation(),
@@ -546,11 +585,12 @@ impl Monitor {
         }
         for handle in buffer.attachments().iter().filter_map(|a| a.held()) {
             if !self.handles.iter().any(|(h, _)| *h == handle) {
-                self.handles.push((handle, buffer.mapping(&handle).is_ok()));
+                self.handles
+                    .try_push((handle, buffer.mapping(&handle).is_ok()))?;
             }
         }
         self.last = Some(now);
-        out
+        out.finish()
     }
 }
 
@@ -589,9 +629,9 @@ mod tests {
     fn a_consistent_buffer_has_no_violation() {
         let (b, _) = mapped();
         let platform = Platform::new(&FLAT);
-        assert_eq!(violations(&b, &platform), []);
+        assert_eq!(violations(&b, &platform).unwrap(), []);
         let mut monitor = Monitor::new();
-        assert_eq!(monitor.observe(&b, &platform), []);
+        assert_eq!(monitor.observe(&b, &platform).unwrap(), []);
         assert_eq!(monitor.handles().count(), 2);
     }
 
@@ -600,10 +640,10 @@ mod tests {
         let (mut b, [h1, _]) = mapped();
         let platform = Platform::new(&FLAT);
         let mut monitor = Monitor::new();
-        assert!(monitor.observe(&b, &platform).is_empty());
+        assert!(monitor.observe(&b, &platform).unwrap().is_empty());
         // Tamper: change the placement behind the lifecycle's back.
         b.current = b.policy.position(&ram()).unwrap();
-        let found = monitor.observe(&b, &platform);
+        let found = monitor.observe(&b, &platform).unwrap();
         assert!(found.iter().any(|v| matches!(
             v,
             Violation::MappingOfOtherPlacement { current, .. } if *current == ram()
@@ -622,7 +662,7 @@ mod tests {
         let (mut b, [h1, _]) = mapped();
         // The link goes down and nobody tells the buffer.
         let down = Flat { link_down: true };
-        let found = violations(&b, &Platform::new(&down));
+        let found = violations(&b, &Platform::new(&down)).unwrap();
         assert!(found.iter().any(|v| matches!(
             v,
             Violation::RouteGone {
@@ -640,11 +680,11 @@ mod tests {
         let platform = Platform::new(&down);
         let mut monitor = Monitor::new();
         b.revalidate(&platform).unwrap();
-        assert_eq!(monitor.observe(&b, &platform), []);
+        assert_eq!(monitor.observe(&b, &platform).unwrap(), []);
         assert!(b.mapping(&h1).is_err());
         let i = b.index_of(h1.attachment()).unwrap();
         b.attachments[i].valid_from = h1.generation();
-        let found = monitor.observe(&b, &platform);
+        let found = monitor.observe(&b, &platform).unwrap();
         assert!(found.contains(&Violation::StaleMappingRevived(h1)));
         assert!(found.contains(&Violation::MappingDiffers(h1.attachment())));
     }
@@ -655,11 +695,11 @@ mod tests {
         let platform = Platform::new(&FLAT);
         let mut monitor = Monitor::new();
         b.pin(h1.attachment()).unwrap();
-        assert_eq!(monitor.observe(&b, &platform), []);
+        assert_eq!(monitor.observe(&b, &platform).unwrap(), []);
         // Tamper: move a pinned buffer.
         let mut moved = b.clone();
         moved.current = moved.policy.position(&ram()).unwrap();
-        let found = monitor.clone().observe(&moved, &platform);
+        let found = monitor.clone().observe(&moved, &platform).unwrap();
         assert!(found.contains(&Violation::PinnedBufferMoved {
             from: vram(),
             to: ram()
@@ -671,10 +711,10 @@ mod tests {
         );
         // Revoke, then tamper: un-revoke.
         b.revoke().unwrap();
-        assert_eq!(monitor.observe(&b, &platform), []);
+        assert_eq!(monitor.observe(&b, &platform).unwrap(), []);
         let mut unrevoked = b.clone();
         unrevoked.revoked = None;
-        let found = monitor.clone().observe(&unrevoked, &platform);
+        let found = monitor.clone().observe(&unrevoked, &platform).unwrap();
         assert!(found.contains(&Violation::Unrevoked));
         // A mapping appearing on a revoked buffer.
         let mut remapped = b.clone();
@@ -682,7 +722,7 @@ mod tests {
         if let Some(held) = &mut remapped.attachments[i].held {
             held.handle = MappingHandle::new(remapped.id, h1.attachment(), remapped.generation, 99);
         }
-        let found = monitor.observe(&remapped, &platform);
+        let found = monitor.observe(&remapped, &platform).unwrap();
         assert!(
             found
                 .iter()
@@ -701,7 +741,7 @@ mod tests {
                 Importer::dynamic(&[ImporterOffer::phys(crate::Trust::Kvm, None)]).unwrap(),
             )
             .unwrap();
-        assert_eq!(violations(&b, &platform), []);
+        assert_eq!(violations(&b, &platform).unwrap(), []);
         // Tamper: the importer turns out to have been untrusted.
         let i = b.index_of(kvm.id).unwrap();
         let untrusted =
@@ -711,7 +751,7 @@ mod tests {
         };
         let forged = crate::renegotiation::Agreed::forge_importer(agreed, untrusted.offers()[0]);
         *agreed = forged;
-        let found = violations(&b, &platform);
+        let found = violations(&b, &platform).unwrap();
         assert!(found.contains(&Violation::PhysToUntrusted(kvm.id)));
     }
 }

@@ -31,14 +31,20 @@
 //!
 //! The crate is `no_std`. Negotiation itself neither allocates nor panics: the caller provides
 //! the candidate table's storage (on the stack if it likes). The lifecycle allocates (its
-//! attachments, owned copies of offers), but only around negotiation, never in it.
+//! attachments, owned copies of offers), but only around negotiation, never in it, and every
+//! allocation can fail: an operation that runs out of memory fails with
+//! [`LifecycleError::OutOfMemory`] and changes nothing.
 //!
 //! ## Features
-//! - `alloc`: the attachment lifecycle (everything from [`Buffer`] on), which needs the `alloc`
-//!   crate. Without it the crate is the matching core alone (interconnects, offers, the
-//!   negotiator, routes, the [`Fabric`] trait, addresses, devices, naming, [`Platform`]), with
-//!   no `alloc` at all: what the kernel module in `kernel/` compiles.
+//! - `alloc`: the attachment lifecycle (everything from [`Buffer`] on), keeping its lists in
+//!   `alloc`'s `Vec`. Without it the crate is the matching core alone (interconnects, offers,
+//!   the negotiator, routes, the [`Fabric`] trait, addresses, devices, naming, [`Platform`]),
+//!   with no `alloc` at all: what the negotiation module in `kernel/` compiles.
 //! - `std` (default, implies `alloc`): `SharedBuffer`, a buffer shared between threads.
+//!
+//! Inside Linux, `kernel/` builds the crate with `--cfg kernel` (and the kernel's own `kernel`
+//! crate): the lifecycle then keeps its lists in the kernel's `KVec`, with the same code; its
+//! types are not `Clone` there, since copying a `KVec` can fail.
 //!
 //! ```
 //! use dmabuf_negotiate::*;
@@ -76,8 +82,16 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+// The lifecycle's vector, always grown fallibly (storage.rs): `alloc`'s in user space, the
+// kernel's `KVec` when kernel/'s Kbuild builds the crate inside Linux with `--cfg kernel`.
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+#[cfg(all(kernel, not(feature = "alloc")))]
+use kernel::alloc::KVec as Vec;
+
 // The matching core: no allocation, no lifecycle types.
 pub mod address;
+mod attachment_id;
 mod device;
 mod fabric;
 pub mod interconnect;
@@ -88,9 +102,10 @@ mod platform;
 mod rejection;
 mod route;
 
-/// Items of the attachment lifecycle: compiled with feature `alloc` only.
+/// Items of the attachment lifecycle: compiled where there is a vector to keep its lists in
+/// (feature `alloc`, or inside Linux: `--cfg kernel`).
 macro_rules! lifecycle {
-    ($($item:item)*) => { $(#[cfg(feature = "alloc")] $item)* };
+    ($($item:item)*) => { $(#[cfg(any(feature = "alloc", kernel))] $item)* };
 }
 
 lifecycle! {
@@ -109,6 +124,7 @@ lifecycle! {
     mod renegotiation;
     mod revalidation;
     mod revocation;
+    mod storage;
 }
 #[cfg(feature = "std")]
 mod shared;
@@ -116,6 +132,7 @@ mod shared;
 mod testing;
 
 pub use address::{AddrRange, BusAddr, BusWindow, DmaAddr, Iova, PhysAddr, VramOffset};
+pub use attachment_id::AttachmentId;
 pub use device::{BarSlice, DeviceId, FabricId, VramId};
 pub use fabric::{
     Fabric, HostBridgeCause, HostBridgeRefusal, Initiator, Memory, Refusal, Relation,
@@ -134,7 +151,7 @@ pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
 lifecycle! {
     pub use addressing::AddressError;
     pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
-    pub use attachment::{AgreementState, Attachment, AttachmentId, Holding, Validity};
+    pub use attachment::{AgreementState, Attachment, Holding, Validity};
     pub use buffer::{Attached, Buffer, Mapped};
     pub use exporter_policy::{
         ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError,
@@ -149,6 +166,7 @@ lifecycle! {
     pub use renegotiation::{Agreed, Change, Unreachable};
     pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
     pub use revocation::{Reset, Revocation, RevokeReason};
+    pub use storage::OutOfMemory;
 }
 #[cfg(feature = "std")]
 pub use shared::SharedBuffer;

@@ -3,17 +3,16 @@
 //! Every operation of a [`Buffer`](crate::Buffer) either succeeds completely or fails with a
 //! [`LifecycleError`] and leaves the buffer exactly as it was. Nothing panics.
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::{
     AddressError, AttachmentId, Describe, MappingHandle, Names, NoMigration, OpaqueNames,
-    Placement, PolicyError, RevokeReason, Unreachable,
+    OutOfMemory, Placement, PolicyError, RevokeReason, Unreachable, Vec,
 };
 
 /// Why a new importer could not be attached although it is allowed in principle.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct AttachRefusal {
     /// Why it cannot reach the buffer where it is.
     pub here: Unreachable,
@@ -39,7 +38,8 @@ impl fmt::Display for AttachRefusal {
 }
 
 /// Why a lifecycle operation failed. The buffer is unchanged.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum LifecycleError {
     /// The exporter policy cannot govern the buffer.
     Policy(PolicyError),
@@ -59,7 +59,7 @@ pub enum LifecycleError {
     ImporterNotRevocable,
     /// The importer can reach neither the buffer where it is nor any placement the exporter
     /// could move it to.
-    Unreachable(Box<AttachRefusal>),
+    Unreachable(AttachRefusal),
     /// The attachment already holds a valid mapping.
     AlreadyMapped(MappingHandle),
     /// The handle is not the mapping its attachment holds.
@@ -85,7 +85,7 @@ pub enum LifecycleError {
         /// The attachment.
         attachment: AttachmentId,
         /// Why it cannot reach the destination.
-        unreachable: Box<Unreachable>,
+        unreachable: Unreachable,
     },
     /// The attachment's agreement no longer fits and renegotiation found nothing (the machine
     /// changed and [`Buffer::revalidate`](crate::Buffer::revalidate) was not told yet).
@@ -93,7 +93,7 @@ pub enum LifecycleError {
         /// The attachment.
         attachment: AttachmentId,
         /// Why nothing reaches the placement.
-        unreachable: Box<Unreachable>,
+        unreachable: Unreachable,
     },
     /// The mapping's addresses could not be derived.
     Address(AddressError),
@@ -103,6 +103,8 @@ pub enum LifecycleError {
     AlreadyRevoked,
     /// A counter (attachment ids, generations, mapping serials) is exhausted.
     Exhausted(&'static str),
+    /// An allocation failed: nothing was changed, and the operation may be tried again.
+    OutOfMemory,
 }
 
 impl Describe for LifecycleError {
@@ -194,6 +196,7 @@ impl Describe for LifecycleError {
             }
             LifecycleError::AlreadyRevoked => f.write_str("the buffer is already revoked"),
             LifecycleError::Exhausted(what) => write!(f, "{what} exhausted"),
+            LifecycleError::OutOfMemory => f.write_str("out of memory"),
         }
     }
 }
@@ -209,6 +212,12 @@ impl core::error::Error for LifecycleError {}
 impl From<PolicyError> for LifecycleError {
     fn from(e: PolicyError) -> Self {
         LifecycleError::Policy(e)
+    }
+}
+
+impl From<OutOfMemory> for LifecycleError {
+    fn from(_: OutOfMemory) -> Self {
+        LifecycleError::OutOfMemory
     }
 }
 

@@ -7,18 +7,18 @@
 //! [`Mapped::addresses_for`] refuses any other, so handing one device's addresses to another is
 //! an explicit, checked step that fails.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::address::Address;
 use crate::interconnect::{DMA_ADDR, Interconnect, PCI_BAR, PHYS, PRIVATE_IOVA, VRAM};
 use crate::{
     AddrRange, BarSlice, BusAddr, Describe, DeviceId, DmaAddr, FabricId, Iova, Names, OpaqueNames,
-    PhysAddr, Trust, VramId, VramOffset,
+    PhysAddr, Trust, Vec, VramId, VramOffset,
 };
 
 /// A list of address ranges of type `A`, valid only in the space `S`.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Mapped<A, S> {
     space: S,
     ranges: Vec<AddrRange<A>>,
@@ -110,7 +110,8 @@ pub type IovaMapping = Mapped<Iova, FabricPort>;
 pub type PhysMapping = Mapped<PhysAddr, TrustedImporter>;
 
 /// How a BAR slice is addressed by its importer.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum BarAddresses {
     /// Bus addresses: the traffic stays below a common bridge.
     Bus(BusAddrMapping),
@@ -119,7 +120,8 @@ pub enum BarAddresses {
 }
 
 /// A mapped slice of a BAR.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct PciBarMapping {
     /// The slice.
     pub slice: BarSlice,
@@ -128,7 +130,8 @@ pub struct PciBarMapping {
 }
 
 /// What an importer holds after mapping, one variant per built-in interconnect type.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum Mapping {
     /// `dma-addr`.
     DmaAddr(DmaAddrMapping),

@@ -11,17 +11,18 @@
 //!   `dma_buf_invalidate_mappings`, under the reservation lock), and leaves every agreement
 //!   [`Outdated`](crate::AgreementState::Outdated), to be renegotiated at the next map.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::renegotiation::negotiate_at;
+use crate::storage::FallibleVec;
 use crate::{
-    Agreed, AgreementState, AttachmentId, Buffer, Describe, Generation, Importer, LifecycleError,
-    Names, OpaqueNames, Placement, Platform, Validity,
+    Agreed, AgreementState, Attachment, AttachmentId, Buffer, Describe, Generation, Importer,
+    LifecycleError, Names, OpaqueNames, OutOfMemory, Placement, Platform, Validity, Vec,
 };
 
 /// A move the exporter made.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Migration {
     /// Where the buffer was.
     pub from: Placement,
@@ -64,7 +65,8 @@ pub struct Blocked {
 }
 
 /// Why the exporter did not move the buffer.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum NoMigration {
     /// The exporter policy does not allow migration.
     NotAllowed,
@@ -127,88 +129,105 @@ pub(crate) struct MigrationPlan {
 
 impl Buffer {
     /// The most preferred other placement that `newcomer` (if any) and every active attachment
-    /// reach, or why there is none. Changes nothing.
+    /// reach, or why there is none. Changes nothing; the outer error is an allocation failure.
     pub(crate) fn plan_migration(
         &self,
         platform: &Platform<'_>,
         newcomer: Option<&Importer>,
-    ) -> Result<MigrationPlan, NoMigration> {
+    ) -> Result<Result<MigrationPlan, NoMigration>, OutOfMemory> {
         if !self.policy.may_migrate() {
-            return Err(NoMigration::NotAllowed);
+            return Ok(Err(NoMigration::NotAllowed));
         }
-        let pinned = self.pinned_by();
-        if !pinned.is_empty() {
-            return Err(NoMigration::Pinned(pinned));
+        if self.is_pinned() {
+            return Ok(Err(NoMigration::Pinned(Vec::try_from_iter(self.pinned_by())?)));
         }
-        let mut blocked = Vec::new();
+        let mut blocked = Vec::default();
         'placements: for (index, option) in self.policy.placements().iter().enumerate() {
             if index == self.current {
                 continue;
             }
             let placement = *option.placement();
             let newcomer = match newcomer {
-                Some(importer) => match negotiate_at(platform, &self.policy, option, importer) {
+                Some(importer) => match negotiate_at(platform, &self.policy, option, importer)? {
                     Ok(agreed) => Some(agreed),
                     Err(_) => {
-                        blocked.push(Blocked {
+                        blocked.try_push(Blocked {
                             placement,
                             by: None,
-                        });
+                        })?;
                         continue;
                     }
                 },
                 None => None,
             };
             for attachment in self.attachments.iter().filter(|a| a.is_active()) {
-                if negotiate_at(platform, &self.policy, option, &attachment.importer).is_err() {
-                    blocked.push(Blocked {
+                if negotiate_at(platform, &self.policy, option, &attachment.importer)?.is_err() {
+                    blocked.try_push(Blocked {
                         placement,
                         by: Some(attachment.id),
-                    });
+                    })?;
                     continue 'placements;
                 }
             }
-            return Ok(MigrationPlan { index, newcomer });
+            return Ok(Ok(MigrationPlan { index, newcomer }));
         }
-        Err(NoMigration::NoPlacement(blocked))
+        Ok(Err(NoMigration::NoPlacement(blocked)))
     }
 
-    /// Moves to placement `index` in `generation`. Cannot fail: everything was checked.
-    pub(crate) fn commit_migration(&mut self, index: usize, generation: Generation) -> Migration {
+    /// Moves to placement `index` in `generation`: every mapping becomes stale and every active
+    /// agreement renegotiates at its next map. With `newcomer`, also attaches it (its agreement
+    /// is already for the destination, so the move neither invalidates nor outdates it).
+    ///
+    /// Everything was checked by the caller; what can still fail is allocation, and all of it
+    /// happens before the buffer changes: on error the buffer is as it was.
+    pub(crate) fn migrate(
+        &mut self,
+        index: usize,
+        generation: Generation,
+        newcomer: Option<Attachment>,
+    ) -> Result<Migration, OutOfMemory> {
+        let invalidated = self.holding_valid()?;
+        let renegotiate = Vec::try_from_iter(
+            self.attachments
+                .iter()
+                .filter(|a| a.is_active())
+                .map(|a| a.id),
+        )?;
         let from = *self.placement();
-        let invalidated = self.holding_valid();
+        let existing = self.attachments.len();
+        if let Some(attachment) = newcomer {
+            self.attachments.try_push(attachment)?;
+        }
+        // Nothing can fail from here on.
         self.current = index;
         self.generation = generation;
-        let mut renegotiate = Vec::new();
-        for attachment in &mut self.attachments {
+        for attachment in self.attachments.iter_mut().take(existing) {
             attachment.valid_from = generation;
             if let AgreementState::Current(previous) = attachment.state {
                 attachment.state = AgreementState::Outdated { previous };
             }
-            if matches!(attachment.state, AgreementState::Outdated { .. }) {
-                renegotiate.push(attachment.id);
-            }
         }
-        Migration {
+        Ok(Migration {
             from,
             to: *self.placement(),
             generation,
             invalidated,
             renegotiate,
-        }
+        })
     }
 
     /// The attachments that hold a valid mapping.
-    pub(crate) fn holding_valid(&self) -> Vec<AttachmentId> {
-        self.attachments
-            .iter()
-            .filter(|a| {
-                a.held
-                    .as_ref()
-                    .is_some_and(|h| self.validity(a, h) == Validity::Valid)
-            })
-            .map(|a| a.id)
-            .collect()
+    pub(crate) fn holding_valid(&self) -> Result<Vec<AttachmentId>, OutOfMemory> {
+        Vec::try_from_iter(
+            self.attachments
+                .iter()
+                .filter(|a| {
+                    a.held
+                        .as_ref()
+                        .is_some_and(|h| self.validity(a, h) == Validity::Valid)
+                })
+                .map(|a| a.id),
+        )
     }
 
     /// Moves the buffer to `placement` (exporter-initiated migration, under the reservation
@@ -216,8 +235,8 @@ impl Buffer {
     ///
     /// Fails, changing nothing, if the buffer was revoked, `placement` is not in the policy or
     /// is where the buffer already is, the policy forbids migration, anything pins the buffer
-    /// ([`LifecycleError::Pinned`]), or an active importer could not reach `placement`
-    /// ([`LifecycleError::MoveBlocked`]).
+    /// ([`LifecycleError::Pinned`]), an active importer could not reach `placement`
+    /// ([`LifecycleError::MoveBlocked`]), or memory runs out.
     pub fn move_to(
         &mut self,
         platform: &Platform<'_>,
@@ -236,22 +255,22 @@ impl Buffer {
         if !self.policy.may_migrate() {
             return Err(LifecycleError::MigrationNotAllowed);
         }
-        let by = self.pinned_by();
-        if !by.is_empty() {
+        if self.is_pinned() {
+            let by = Vec::try_from_iter(self.pinned_by())?;
             return Err(LifecycleError::Pinned { by });
         }
         let option = &self.policy.placements()[index];
         for attachment in self.attachments.iter().filter(|a| a.is_active()) {
             if let Err(unreachable) =
-                negotiate_at(platform, &self.policy, option, &attachment.importer)
+                negotiate_at(platform, &self.policy, option, &attachment.importer)?
             {
                 return Err(LifecycleError::MoveBlocked {
                     attachment: attachment.id,
-                    unreachable: alloc::boxed::Box::new(unreachable),
+                    unreachable,
                 });
             }
         }
         let generation = self.next_generation()?;
-        Ok(self.commit_migration(index, generation))
+        Ok(self.migrate(index, generation, None)?)
     }
 }

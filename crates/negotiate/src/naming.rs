@@ -1,11 +1,10 @@
 //! How messages name devices, fabrics and attachments.
 //!
 //! The core knows devices, private fabrics and attachments only by opaque ids ([`DeviceId`],
-//! [`FabricId`], and with the lifecycle (feature `alloc`) [`AttachmentId`]), and its messages
-//! print them as `device#3`, `fabric#1` and `attachment#2`. Whoever assigned the ids knows
-//! better names (a PCI bus id, a fabric's name, the importer behind an attachment). A [`Names`]
-//! gives them; every message that mentions an id implements [`Describe`], and
-//! [`Describe::named`] displays it with those names:
+//! [`FabricId`], [`AttachmentId`]), and its messages print them as `device#3`, `fabric#1` and
+//! `attachment#2`. Whoever assigned the ids knows better names (a PCI bus id, a fabric's name,
+//! the importer behind an attachment). A [`Names`] gives them; every message that mentions an
+//! id implements [`Describe`], and [`Describe::named`] displays it with those names:
 //!
 //! ```
 //! use core::fmt;
@@ -29,9 +28,7 @@
 
 use core::fmt;
 
-#[cfg(feature = "alloc")]
-use crate::AttachmentId;
-use crate::{DeviceId, FabricId};
+use crate::{AttachmentId, DeviceId, FabricId};
 
 /// Writes the name of a device, a private fabric or an attachment into a message.
 ///
@@ -49,9 +46,7 @@ pub trait Names {
         write!(f, "fabric#{}", id.0)
     }
 
-    /// Writes the name of attachment `id` (default: `attachment#N`). Part of the lifecycle
-    /// (feature `alloc`); the matching core never names attachments.
-    #[cfg(feature = "alloc")]
+    /// Writes the name of attachment `id` (default: `attachment#N`).
     fn attachment(&self, id: AttachmentId, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "attachment#{}", id.get())
     }
@@ -128,7 +123,6 @@ impl Describe for FabricId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::boxed::Box;
     use alloc::string::{String, ToString};
     use alloc::vec;
 
@@ -314,17 +308,23 @@ mod tests {
         let option = &b.policy().placements()[0];
         let platform = Platform::new(&FLAT);
         let nvlink = crate::Importer::dynamic(&[ImporterOffer::private_iova(LINK, PEER)]).unwrap();
-        let agreed = negotiate_at(&platform, b.policy(), option, &nvlink).unwrap();
+        let agreed = negotiate_at(&platform, b.policy(), option, &nvlink)
+            .unwrap()
+            .unwrap();
         check(&agreed);
         let p2p = crate::Importer::dynamic(&[ImporterOffer::dma_addr(PEER, true)]).unwrap();
-        let p2p = negotiate_at(&platform, b.policy(), option, &p2p).unwrap();
+        let p2p = negotiate_at(&platform, b.policy(), option, &p2p)
+            .unwrap()
+            .unwrap();
         check(&Change {
             from: agreed,
             to: p2p,
         });
         let stranger =
             crate::Importer::dynamic(&[ImporterOffer::private_iova(FabricId(9), FAR)]).unwrap();
-        let unreachable = negotiate_at(&platform, b.policy(), option, &stranger).unwrap_err();
+        let unreachable = negotiate_at(&platform, b.policy(), option, &stranger)
+            .unwrap()
+            .unwrap_err();
         check(&unreachable);
         check(&AgreementState::Current(agreed));
         check(&AgreementState::Outdated { previous: agreed });
@@ -361,7 +361,7 @@ mod tests {
         for e in [
             LifecycleError::Revoked(reset),
             LifecycleError::UnknownAttachment(id),
-            LifecycleError::Unreachable(Box::new(refusal)),
+            LifecycleError::Unreachable(refusal),
             LifecycleError::AlreadyMapped(handle),
             LifecycleError::UnknownMapping(handle),
             LifecycleError::NotPinned(id),
@@ -373,11 +373,11 @@ mod tests {
             LifecycleError::AlreadyThere(bar),
             LifecycleError::MoveBlocked {
                 attachment: id,
-                unreachable: Box::new(unreachable.clone()),
+                unreachable: unreachable.clone(),
             },
             LifecycleError::Renegotiation {
                 attachment: id,
-                unreachable: Box::new(unreachable.clone()),
+                unreachable: unreachable.clone(),
             },
         ] {
             check(&e);

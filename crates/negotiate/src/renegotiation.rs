@@ -7,14 +7,14 @@
 //! again; the [`Change`] it reports says what changed (old → new interconnect and route). When
 //! nothing fits, [`Unreachable`] keeps the full candidate table so the reason can be shown.
 
-use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::interconnect::Interconnect;
+use crate::storage::FallibleVec;
 use crate::{
     Candidate, Describe, ExporterPolicy, Importer, Names, NegotiationError, Negotiator, Offering,
-    OpaqueNames, Placement, PlacementOption, Platform, Rejection, Route, StoredOffer, Verdict,
+    OpaqueNames, OutOfMemory, Placement, PlacementOption, Platform, Rejection, Route, StoredOffer,
+    Vec, Verdict,
 };
 
 /// The interconnect an attachment agreed on, for one placement.
@@ -108,13 +108,27 @@ impl Agreed {
 }
 
 /// No interconnect reaches a placement: the full candidate table says why for each pair.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Unreachable {
     placement: Placement,
     candidates: Vec<Candidate>,
 }
 
 impl Unreachable {
+    /// Why `placement` is unreachable, with a copy of the candidate table.
+    fn new(placement: Placement, candidates: &[Candidate]) -> Result<Self, OutOfMemory> {
+        Ok(Self {
+            placement,
+            candidates: Vec::try_from_slice(candidates)?,
+        })
+    }
+
+    /// A copy, for the lifecycle (which cannot rely on `Clone`: see storage.rs).
+    pub(crate) fn try_clone(&self) -> Result<Self, OutOfMemory> {
+        Self::new(self.placement, &self.candidates)
+    }
+
     /// The placement that could not be reached.
     pub fn placement(&self) -> &Placement {
         &self.placement
@@ -194,48 +208,49 @@ impl fmt::Display for Change {
     }
 }
 
-/// Negotiates `importer` against what the exporter offers at `option`.
+/// Negotiates `importer` against what the exporter offers at `option`: the agreement, or why
+/// nothing reaches the placement. The outer error is an allocation failure (of the lists, the
+/// candidate table, or the copy of it an [`Unreachable`] keeps), never a verdict.
 pub(crate) fn negotiate_at(
     platform: &Platform<'_>,
     policy: &ExporterPolicy,
     option: &PlacementOption,
     importer: &Importer,
-) -> Result<Agreed, Unreachable> {
+) -> Result<Result<Agreed, Unreachable>, OutOfMemory> {
     let placement = *option.placement();
     // Offerings are validated to fit their placement, so the two lists line up; keep them
     // paired anyway rather than trust it.
-    let mut offerings = Vec::with_capacity(option.offerings().len());
-    let mut exporter = Vec::with_capacity(option.offerings().len());
+    let mut offerings = Vec::try_with_room(option.offerings().len())?;
+    let mut exporter = Vec::try_with_room(option.offerings().len())?;
     for &o in option.offerings() {
         if let Some(offer) = o.offer(&placement) {
-            offerings.push(o);
-            exporter.push(offer);
+            offerings.try_push(o)?;
+            exporter.try_push(offer)?;
         }
     }
-    let importer_offers = importer.negotiation_offers();
-    let mut table = vec![Candidate::VACANT; exporter.len().saturating_mul(importer_offers.len())];
-    let unreachable = |candidates: &[Candidate]| Unreachable {
-        placement,
-        candidates: candidates.to_vec(),
-    };
+    let importer_offers = importer.negotiation_offers()?;
+    let cells = exporter.len().saturating_mul(importer_offers.len());
+    let mut table = Vec::try_from_iter(core::iter::repeat_n(Candidate::VACANT, cells))?;
     let agreement = match Negotiator::new(platform.fabric())
         .with_policy(policy.negotiation_policy())
         .negotiate(&exporter, &importer_offers, &mut table)
     {
         Ok(agreement) => agreement,
-        Err(NegotiationError::NoCommonInterconnect { table }) => return Err(unreachable(table)),
+        Err(NegotiationError::NoCommonInterconnect { table }) => {
+            return Ok(Err(Unreachable::new(placement, table)?));
+        }
         // The table is sized for the lists, the lists are bounded, and the exporter follows the
         // policy: these cannot happen, and if they did, nothing would be reachable.
-        Err(_) => return Err(unreachable(&[])),
+        Err(_) => return Ok(Err(Unreachable::new(placement, &[])?)),
     };
     let chosen = agreement.chosen();
     let (Some(&offering), Some(&importer_offer)) = (
         offerings.get(usize::from(chosen.exporter_index)),
         importer.offers().get(usize::from(chosen.importer_index)),
     ) else {
-        return Err(unreachable(agreement.candidates()));
+        return Ok(Err(Unreachable::new(placement, agreement.candidates())?));
     };
-    Ok(Agreed {
+    Ok(Ok(Agreed {
         placement,
         offering,
         interconnect: chosen.interconnect,
@@ -243,5 +258,5 @@ pub(crate) fn negotiate_at(
         exporter_index: chosen.exporter_index,
         importer_index: chosen.importer_index,
         route: agreement.route(),
-    })
+    }))
 }

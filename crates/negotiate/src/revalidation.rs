@@ -17,13 +17,13 @@
 //!
 //! Agreements that still hold are left alone, even if a better route appeared (no churn).
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::renegotiation::negotiate_at;
+use crate::storage::FallibleVec;
 use crate::{
     Agreed, AgreementState, AttachmentId, Buffer, Change, Describe, Generation, LifecycleError,
-    Migration, Names, NoMigration, OpaqueNames, Platform, Unreachable,
+    Migration, Names, NoMigration, OpaqueNames, Platform, Unreachable, Vec,
 };
 
 /// An attachment that fell back to another agreement for the same placement.
@@ -36,7 +36,8 @@ pub struct Renegotiated {
 }
 
 /// An attachment that reaches the buffer by nothing any more.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct LostAttachment {
     /// The attachment.
     pub attachment: AttachmentId,
@@ -45,7 +46,8 @@ pub struct LostAttachment {
 }
 
 /// What [`Buffer::revalidate`] did. Empty (and no new generation) if nothing was affected.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Revalidation {
     /// The generation it started, if anything was affected.
     pub generation: Option<Generation>,
@@ -135,17 +137,18 @@ impl Buffer {
     /// their mapping is stale all the same and the outcome lists them; only a move is ruled out
     /// while they pin.
     ///
-    /// This reports a hardware event and does not refuse it: its only error is an exhausted
-    /// generation counter. Nothing happens on a revoked buffer.
+    /// This reports a hardware event and does not refuse it: its only errors are an exhausted
+    /// generation counter and running out of memory (then nothing changed, and it may be called
+    /// again). Nothing happens on a revoked buffer.
     pub fn revalidate(&mut self, platform: &Platform<'_>) -> Result<Revalidation, LifecycleError> {
         if self.revoked.is_some() {
             return Ok(Revalidation::default());
         }
         let option = self.current_option();
         let placement = *option.placement();
-        let mut renegotiated = Vec::new();
-        let mut unreachable = Vec::new();
-        let mut recovered = Vec::new();
+        let mut renegotiated = Vec::default();
+        let mut unreachable = Vec::default();
+        let mut recovered = Vec::default();
         for attachment in &self.attachments {
             let importer = &attachment.importer;
             match &attachment.state {
@@ -153,22 +156,22 @@ impl Buffer {
                     if *a.placement() == placement && a.still_holds(platform) {
                         continue;
                     }
-                    match negotiate_at(platform, &self.policy, option, importer) {
-                        Ok(to) => renegotiated.push(Renegotiated {
+                    match negotiate_at(platform, &self.policy, option, importer)? {
+                        Ok(to) => renegotiated.try_push(Renegotiated {
                             attachment: attachment.id,
                             change: Change { from: *a, to },
-                        }),
-                        Err(reason) => unreachable.push((attachment.id, reason)),
+                        })?,
+                        Err(reason) => unreachable.try_push((attachment.id, reason))?,
                     }
                 }
                 AgreementState::Outdated { .. } => {
-                    if let Err(reason) = negotiate_at(platform, &self.policy, option, importer) {
-                        unreachable.push((attachment.id, reason));
+                    if let Err(reason) = negotiate_at(platform, &self.policy, option, importer)? {
+                        unreachable.try_push((attachment.id, reason))?;
                     }
                 }
                 AgreementState::Lost { .. } => {
-                    if let Ok(to) = negotiate_at(platform, &self.policy, option, importer) {
-                        recovered.push((attachment.id, to));
+                    if let Ok(to) = negotiate_at(platform, &self.policy, option, importer)? {
+                        recovered.try_push((attachment.id, to))?;
                     }
                 }
             }
@@ -177,46 +180,51 @@ impl Buffer {
             return Ok(Revalidation::default());
         }
         let generation = self.next_generation()?;
-        let valid_before = self.holding_valid();
-        let mut outcome = Revalidation {
-            generation: Some(generation),
-            ..Revalidation::default()
-        };
+        let valid_before = self.holding_valid()?;
+        let mut no_migration = None;
         if !unreachable.is_empty() {
-            match self.plan_migration(platform, None) {
+            match self.plan_migration(platform, None)? {
                 Ok(plan) => {
-                    let migration = self.commit_migration(plan.index, generation);
-                    outcome.invalidated = migration.invalidated.clone();
-                    outcome.migration = Some(migration);
-                    return Ok(outcome);
+                    let migration = self.migrate(plan.index, generation, None)?;
+                    return Ok(Revalidation {
+                        generation: Some(generation),
+                        // What the move invalidated: every mapping valid before it.
+                        invalidated: valid_before,
+                        migration: Some(migration),
+                        ..Revalidation::default()
+                    });
                 }
-                Err(why) => outcome.no_migration = Some(why),
+                Err(why) => no_migration = Some(why),
             }
         }
+        // Everything the outcome reports is allocated before the attachments change.
+        let mut lost = Vec::try_with_room(unreachable.len())?;
+        for (attachment, reason) in &unreachable {
+            lost.try_push(LostAttachment {
+                attachment: *attachment,
+                reason: reason.try_clone()?,
+            })?;
+        }
+        let affected = |id: &AttachmentId| {
+            renegotiated.iter().any(|r| r.attachment == *id)
+                || unreachable.iter().any(|(u, _)| u == id)
+        };
+        let invalidated = Vec::try_from_iter(valid_before.iter().copied().filter(affected))?;
+        // Nothing can fail from here on.
         self.generation = generation;
-        let mut affected = Vec::new();
         for r in &renegotiated {
             if let Ok(i) = self.index_of(r.attachment) {
                 let attachment = &mut self.attachments[i];
                 attachment.state = AgreementState::Current(r.change.to);
                 attachment.valid_from = generation;
-                affected.push(r.attachment);
             }
         }
         for (id, reason) in unreachable {
             if let Ok(i) = self.index_of(id) {
                 let attachment = &mut self.attachments[i];
                 let previous = *attachment.state.latest();
-                attachment.state = AgreementState::Lost {
-                    previous,
-                    reason: reason.clone(),
-                };
+                attachment.state = AgreementState::Lost { previous, reason };
                 attachment.valid_from = generation;
-                affected.push(id);
-                outcome.lost.push(LostAttachment {
-                    attachment: id,
-                    reason,
-                });
             }
         }
         for (id, to) in &recovered {
@@ -226,12 +234,14 @@ impl Buffer {
                 attachment.valid_from = generation;
             }
         }
-        outcome.invalidated = valid_before
-            .into_iter()
-            .filter(|id| affected.contains(id))
-            .collect();
-        outcome.renegotiated = renegotiated;
-        outcome.recovered = recovered;
-        Ok(outcome)
+        Ok(Revalidation {
+            generation: Some(generation),
+            renegotiated,
+            recovered,
+            migration: None,
+            lost,
+            no_migration,
+            invalidated,
+        })
     }
 }

@@ -10,11 +10,12 @@
 //! cannot be refused: the memory behind every mapping is gone. A reset of an importer's device
 //! only makes that importer's mappings stale; it maps again when it is back.
 
-use alloc::vec::Vec;
 use core::fmt;
 
+use crate::storage::FallibleVec;
 use crate::{
     AttachmentId, Buffer, Describe, DeviceId, Generation, LifecycleError, Names, OpaqueNames,
+    OutOfMemory, Vec,
 };
 
 /// Why a buffer was revoked.
@@ -42,7 +43,8 @@ impl fmt::Display for RevokeReason {
 }
 
 /// A revocation that happened.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub struct Revocation {
     /// Why.
     pub reason: RevokeReason,
@@ -57,7 +59,8 @@ pub struct Revocation {
 }
 
 /// What a device reset did.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "alloc", derive(Clone))]
 pub enum Reset {
     /// The device was the exporter's or owned the memory: the buffer is revoked.
     Revoked(Revocation),
@@ -87,28 +90,33 @@ impl Buffer {
             return Err(LifecycleError::AlreadyRevoked);
         }
         let generation = self.next_generation()?;
-        Ok(self.commit_revoke(RevokeReason::Exporter, generation))
+        Ok(self.commit_revoke(RevokeReason::Exporter, generation)?)
     }
 
-    fn commit_revoke(&mut self, reason: RevokeReason, generation: Generation) -> Revocation {
-        let invalidated = self.holding_valid();
-        let unrevocable = self
-            .attachments
-            .iter()
-            .filter(|a| !a.importer.is_revocable())
-            .map(|a| a.id)
-            .collect();
+    /// Revokes in `generation`. Allocates first: on error the buffer is as it was.
+    fn commit_revoke(
+        &mut self,
+        reason: RevokeReason,
+        generation: Generation,
+    ) -> Result<Revocation, OutOfMemory> {
+        let invalidated = self.holding_valid()?;
+        let unrevocable = Vec::try_from_iter(
+            self.attachments
+                .iter()
+                .filter(|a| !a.importer.is_revocable())
+                .map(|a| a.id),
+        )?;
         self.revoked = Some(reason);
         self.generation = generation;
         for attachment in &mut self.attachments {
             attachment.valid_from = generation;
         }
-        Revocation {
+        Ok(Revocation {
             reason,
             generation,
             invalidated,
             unrevocable,
-        }
+        })
     }
 
     /// `device` was reset. The exporting device, or the owner of the memory the buffer is in:
@@ -121,25 +129,22 @@ impl Buffer {
         if device == self.policy.exporter() || self.placement().owner() == Some(device) {
             let generation = self.next_generation()?;
             return Ok(Reset::Revoked(
-                self.commit_revoke(RevokeReason::DeviceReset(device), generation),
+                self.commit_revoke(RevokeReason::DeviceReset(device), generation)?,
             ));
         }
-        let attachments: Vec<AttachmentId> = self
-            .attachments
-            .iter()
-            .filter(|a| a.importer.uses_device(device))
-            .map(|a| a.id)
-            .collect();
+        let attachments: Vec<AttachmentId> = Vec::try_from_iter(
+            self.attachments
+                .iter()
+                .filter(|a| a.importer.uses_device(device))
+                .map(|a| a.id),
+        )?;
         if attachments.is_empty() {
             return Ok(Reset::Unaffected);
         }
         let generation = self.next_generation()?;
-        let valid = self.holding_valid();
-        let invalidated = attachments
-            .iter()
-            .copied()
-            .filter(|id| valid.contains(id))
-            .collect();
+        let valid = self.holding_valid()?;
+        let invalidated =
+            Vec::try_from_iter(attachments.iter().copied().filter(|id| valid.contains(id)))?;
         self.generation = generation;
         for attachment in &mut self.attachments {
             if attachments.contains(&attachment.id) {

@@ -494,7 +494,7 @@ fn run(exporter: Exporter, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if *valid { "usable" } else { "unusable" }
             );
         }
-        let violations = monitor.observe(&b, &w.platform());
+        let violations = monitor.observe(&b, &w.platform()).unwrap();
         prop_assert!(
             violations.is_empty(),
             "step {}: after {:?}: {}",

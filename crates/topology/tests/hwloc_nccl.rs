@@ -42,6 +42,7 @@ fn open(path: &Path) -> load::Loaded {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_hwloc_and_nccl_file_loads() {
     let Some(hwloc) = fixture_files("hwloc-xml", ".xml") else {
         return;
@@ -107,6 +108,7 @@ fn every_hwloc_and_nccl_file_loads() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn dgx2_has_16_gpus_under_two_levels_of_switches() {
     let Some(fx) = common::fixtures() else { return };
     let m = load::load_hwloc_xml(fx.join("hwloc-xml/nvidiaDGX2.xml")).unwrap();
@@ -174,6 +176,7 @@ fn dgx2_has_16_gpus_under_two_levels_of_switches() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a100_gpu_and_nic_meet_below_the_host_bridge() {
     let Some(fx) = common::fixtures() else { return };
     let m = load::load_nccl_xml(fx.join("nccl/topo_8A100_4CX6.xml")).unwrap();
@@ -217,6 +220,7 @@ fn a100_gpu_and_nic_meet_below_the_host_bridge() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a100_gpus_prefer_their_nvlink_to_pcie() {
     let Some(fx) = common::fixtures() else { return };
     let m = load::load_nccl_xml(fx.join("nccl/topo_8A100_4CX6.xml")).unwrap();
@@ -273,6 +277,7 @@ fn tree(m: &Machine) -> BTreeMap<Bdf, Result<Bdf, (u32, u8)>> {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn sysfs_snapshot_and_hwloc_xml_of_one_machine_give_the_same_tree() {
     let Some(fx) = common::fixtures() else { return };
     let dir = fx.join("hwloc-sysfs");
@@ -324,6 +329,7 @@ fn sysfs_snapshot_and_hwloc_xml_of_one_machine_give_the_same_tree() {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn format_detection() {
     let Some(fx) = common::fixtures() else { return };
     let cases = [

@@ -264,6 +264,7 @@ fn check(test: &Path) -> usize {
 }
 
 #[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_hwloc_fixture_agrees_with_hwloc() {
     let Some(fx) = common::fixtures() else { return };
     let tests = common::files_with_suffix(&fx.join("hwloc-sysfs"), ".test");

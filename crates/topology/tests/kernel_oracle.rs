@@ -63,31 +63,38 @@ fn check(path: &Path) -> usize {
     n
 }
 
-#[test]
-fn every_oracle_verdict_matches_the_kernel() {
+/// Checks every snapshot in `dir`; returns the verdict lines compared.
+fn check_dir(dir: &Path) -> usize {
+    let snapshots = common::files_with_suffix(dir, ".tar.gz");
+    assert!(
+        !snapshots.is_empty(),
+        "no kernel-oracle snapshots in {}",
+        dir.display()
+    );
     let mut total = 0;
-    let mut snapshots = 0;
-    if let Some(fx) = common::fixtures() {
-        let shared = common::files_with_suffix(&fx.join("kernel-oracle"), ".tar.gz");
-        assert!(
-            !shared.is_empty(),
-            "no kernel-oracle snapshots in {}",
-            fx.display()
-        );
-        for p in shared {
-            let n = check(&p);
-            assert!(n > 0, "{}: no verdicts", p.display());
-            total += n;
-            snapshots += 1;
-        }
-    }
-    for p in common::files_with_suffix(&common::own_oracle_dir(), ".tar.gz") {
-        let n = check(&p);
+    for p in &snapshots {
+        let n = check(p);
         assert!(n > 0, "{}: no verdicts", p.display());
         total += n;
-        snapshots += 1;
     }
-    eprintln!("{total} kernel verdicts in {snapshots} snapshots agree");
+    eprintln!(
+        "{total} kernel verdicts in {} snapshots of {} agree",
+        snapshots.len(),
+        dir.display()
+    );
+    total
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn every_shared_oracle_verdict_matches_the_kernel() {
+    let Some(fx) = common::fixtures() else { return };
+    check_dir(&fx.join("kernel-oracle"));
+}
+
+#[test]
+fn every_own_oracle_verdict_matches_the_kernel() {
+    check_dir(&common::own_oracle_dir());
 }
 
 fn own(name: &str) -> pci_topology::Machine {

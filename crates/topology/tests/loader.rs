@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pci_topology::load::{ArchiveSource, DirSource, LoadError, load_from_source, load_sysfs};
+use pci_topology::load::{
+    ArchiveSource, DirSource, LoadError, Source, load_from_source, load_sysfs,
+};
 use pci_topology::{Acs, Bdf, LinkSpeed, PortType};
 
 static N: AtomicU32 = AtomicU32::new(0);
@@ -25,6 +27,7 @@ fn scratch() -> PathBuf {
 }
 
 /// A snapshot tree: files (path, bytes) and symlinks (path, target).
+#[derive(Clone)]
 struct Tree {
     files: Vec<(String, Vec<u8>)>,
     links: Vec<(String, String)>,
@@ -242,6 +245,15 @@ fn folder_and_archives_load_the_same_machine() {
         assert_eq!(m.host_bridges(), from_dir.host_bridges(), "{kind}");
         assert_eq!(m.cpu(), from_dir.cpu(), "{kind}");
     }
+    // sys/ and proc/ at the top of the archive (ghw's snapshots), beside other folders.
+    let mut bare = t.clone();
+    bare.files
+        .push(("etc/os-release".into(), b"ID=debian\n".to_vec()));
+    let src = ArchiveSource::from_bytes("bare.tar.gz", &gz(&write_tar(&bare, ""))).unwrap();
+    assert_eq!(src.top_folder(), "");
+    assert_eq!(src.display("sys"), "bare.tar.gz:sys");
+    let m = load_from_source(&src).unwrap();
+    assert_eq!(m.functions(), from_dir.functions(), "no top folder");
     // And through the path-taking entry point.
     let file = root.with_extension("tar.gz");
     std::fs::write(&file, gz(&tar)).unwrap();
@@ -276,6 +288,24 @@ fn with_file(path: &str, v: &[u8]) -> Tree {
     t.files.retain(|(p, _)| p != path);
     t.files.push((path.into(), v.to_vec()));
     t
+}
+
+#[test]
+fn empty_attribute_files_are_unknown() {
+    // hwloc-gather-topology copies with `cat > file`, which leaves an empty file when the read
+    // fails: unknown, like a missing file, not malformed.
+    let mut t = with_file(&format!("{EP}/current_link_speed"), b"");
+    t.files
+        .retain(|(p, _)| *p != format!("{EP}/config") && *p != format!("{EP}/vendor"));
+    t.files.push((format!("{EP}/config"), Vec::new()));
+    t.files.push((format!("{EP}/vendor"), b"\n".to_vec()));
+    let root = write_dir(&t);
+    let m = load_sysfs(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+    let f = m.function(m.find(bdf("0000:02:00.0")).unwrap()).unwrap();
+    assert_eq!(f.current_link.speed, None);
+    assert_eq!((f.vendor, f.header_type, f.acs), (None, None, Acs::Unknown));
+    assert_eq!(f.device, Some(0x1017));
 }
 
 #[test]

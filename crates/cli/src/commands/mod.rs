@@ -54,8 +54,8 @@ pub fn unsupported(command: &str, format: OutputFormat) -> CliError {
 
 /// Runs the command the line asks for.
 pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
-    let source = MachineSource::from_args(&cli.source)?;
-    let format = cli.format;
+    let options = cli.options()?;
+    let (source, format) = (options.source, options.format);
     match &cli.command {
         Command::Topo(_) => topo::run(&source.unwrap_or(MachineSource::Live), format),
         Command::Matrix(a) => matrix::run(&source.unwrap_or(MachineSource::Live), format, a),

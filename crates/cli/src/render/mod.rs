@@ -1,5 +1,5 @@
 //! One module per output kind: [`human`] text, [`json`] documents, and [`picture`] (DOT and
-//! SVG, drawn by the library's `dmabuf_ic::picture`). The TOML machine description is
+//! SVG, drawn by [`crate::picture`]). The TOML machine description is
 //! pci-topology's own writer.
 
 pub mod human;

@@ -1,11 +1,10 @@
-//! `--format dot` and `--format svg`: the machine drawn by the library
-//! ([`dmabuf_ic::picture`]), titled with its source, with the route of `explain` or
-//! `negotiate` highlighted and captioned.
+//! `--format dot` and `--format svg`: the machine drawn by [`crate::picture`], titled with its
+//! source, with the route of `explain` or `negotiate` highlighted and captioned.
 
-use dmabuf_ic::picture::graph::{GraphOptions, MachineGraph};
-use dmabuf_ic::picture::highlight::Highlight;
-use dmabuf_ic::picture::names::PciIds;
-use dmabuf_ic::picture::{dot, svg};
+use crate::picture::graph::{GraphOptions, MachineGraph};
+use crate::picture::highlight::Highlight;
+use crate::picture::names::PciIds;
+use crate::picture::{dot, svg};
 use dmabuf_negotiate::{Initiator, Memory, RouteKind, Verdict};
 use pci_topology::{Machine, MapType, P2pVerdict};
 

@@ -313,7 +313,7 @@ fn placement_error(
         | PolicyError::OfferingDoesNotFit { placement: p, .. }
         | PolicyError::NoAperture { placement: p, .. }
         | PolicyError::TooManyOfferings(p) => Some(p),
-        PolicyError::EmptyBuffer | PolicyError::NoPlacement => None,
+        PolicyError::EmptyBuffer | PolicyError::NoPlacement | PolicyError::OutOfMemory => None,
     };
     let position = placement.and_then(|p| {
         // A duplicate is reported at its second occurrence.

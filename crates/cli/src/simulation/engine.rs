@@ -84,7 +84,7 @@ impl<'b> Engine<'b> {
 
     fn run(mut self) -> Result<Timeline, CliError> {
         let mut steps = Vec::new();
-        let first = self.step(None, None, Vec::new());
+        let first = self.step(None, None, Vec::new())?;
         let stop = !first.violations.is_empty();
         steps.push(first);
         if !stop {
@@ -93,7 +93,7 @@ impl<'b> Engine<'b> {
                     Ok(effects) => (None, effects),
                     Err(refusal) => (Some(refusal), Vec::new()),
                 };
-                let mut step = self.step(Some(k), refusal, effects);
+                let mut step = self.step(Some(k), refusal, effects)?;
                 let importers = self.bound.importer_names();
                 let placements = self.bound.placement_names();
                 step.expectations = event
@@ -120,16 +120,20 @@ impl<'b> Engine<'b> {
         event: Option<usize>,
         refusal: Option<Refusal>,
         effects: Vec<Effect>,
-    ) -> Step {
+    ) -> Result<Step, CliError> {
         let violations = self
             .monitor
-            .observe(&self.buffer, &Platform::new(&self.machine));
+            .observe(&self.buffer, &Platform::new(&self.machine))
+            .map_err(internal)?;
         let b = &self.buffer;
         let buffer = BufferState {
             placement: self.bound.placement_index(b.placement()).unwrap_or(0),
             generation: b.generation(),
             revoked: b.revoked(),
-            pinned_by: self.importers_of(&b.pinned_by()),
+            pinned_by: b
+                .pinned_by()
+                .filter_map(|id| self.importer_of(id))
+                .collect(),
         };
         let importers = self
             .attached
@@ -151,7 +155,7 @@ impl<'b> Engine<'b> {
                 }
             })
             .collect();
-        Step {
+        Ok(Step {
             event,
             refusal,
             effects,
@@ -159,7 +163,7 @@ impl<'b> Engine<'b> {
             importers,
             violations,
             expectations: Vec::new(),
-        }
+        })
     }
 
     fn importer_of(&self, id: AttachmentId) -> Option<usize> {

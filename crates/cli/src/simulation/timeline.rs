@@ -55,6 +55,7 @@ impl Refusal {
                 LifecycleError::ExporterNotRevocable => "exporter-not-revocable",
                 LifecycleError::AlreadyRevoked => "already-revoked",
                 LifecycleError::Exhausted(_) => "exhausted",
+                LifecycleError::OutOfMemory => "out-of-memory",
             },
             Refusal::Access(e) => match e {
                 AccessError::Revoked(_) => "revoked",

@@ -257,7 +257,7 @@ impl Default for World {
 
 /// Checks the invariants after an event and fails the test with every violation.
 pub fn observe(monitor: &mut Monitor, buffer: &Buffer, world: &World, event: &str) {
-    let violations = monitor.observe(buffer, &world.platform());
+    let violations = monitor.observe(buffer, &world.platform()).unwrap();
     assert!(
         violations.is_empty(),
         "after {event}: {}",

@@ -131,6 +131,12 @@ pub fn parse_hwloc_xml_with_warnings(
         path: name.to_owned(),
         source: e,
     })?;
+    let m = super::require_pci(
+        m,
+        name,
+        "the file has no PCI objects (exported without I/O, or by an hwloc without PCI \
+         support): export the machine with `lstopo --whole-io --of xml FILE`",
+    )?;
     Ok((m, l.warnings))
 }
 

@@ -3,7 +3,9 @@
 //! came from.
 //!
 //! - [`sysfs`]: a live root (`/`), a snapshot folder, or a `.tar`/`.tar.gz`/`.tar.bz2` archive
-//!   with one top folder holding `sys/` and `proc/` ([`load_sysfs`] picks by what the path is).
+//!   holding `sys/` and `proc/`, at its top or in one top folder ([`load_sysfs`] picks by what
+//!   the path is). A source without PCI functions is refused ([`LoadError::NoPci`]), by every
+//!   loader alike, saying how to get one with them.
 //! - [`hwloc`]: hwloc XML (`lstopo --of xml`), [`load_hwloc_xml`].
 //! - [`nccl`]: NCCL topology XML (`NCCL_TOPO_DUMP_FILE`), [`load_nccl_xml`].
 //! - [`toml`]: the project's own machine description, [`load_toml`]; [`to_toml`] writes any
@@ -108,6 +110,15 @@ pub enum LoadError {
         /// What was wrong, with what was expected.
         message: String,
     },
+    /// The source holds no PCI function at all, so there is nothing to answer about: every
+    /// loader refuses such a source the same way, saying how to get one that has them.
+    #[error("{path}: no PCI functions in it; {hint}")]
+    NoPci {
+        /// The source.
+        path: String,
+        /// Why there are none, as far as the source tells, and how to get a source with them.
+        hint: String,
+    },
     /// The data was read but does not form a consistent machine.
     #[error("{path}: inconsistent machine: {source}")]
     Build {
@@ -117,6 +128,18 @@ pub enum LoadError {
         #[source]
         source: BuildError,
     },
+}
+
+/// Refuses a machine without PCI functions ([`LoadError::NoPci`]), with the loader's `hint`.
+pub(crate) fn require_pci(machine: Machine, path: &str, hint: &str) -> Result<Machine, LoadError> {
+    if machine.functions().is_empty() {
+        Err(LoadError::NoPci {
+            path: path.to_owned(),
+            hint: hint.to_owned(),
+        })
+    } else {
+        Ok(machine)
+    }
 }
 
 /// The most host bridges a loaded file may describe. Real machines have a few dozen; the P2P

@@ -21,7 +21,8 @@
 //!   kernel CPU mask) becomes every function's [`Function::local_cpulist`]; `vendor`,
 //!   `familyid` (decimal) and `modelid` of the first `cpu` become the machine's [`CpuInfo`].
 //! - **`pci`**: a [`Function`] at `busid` under the enclosing `pci` (or the `cpu`'s host
-//!   bridge), with `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
+//!   bridge); one holding `pci` elements is a bridge (header type 1) even without a class. With
+//!   `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
 //!   `link_speed`/`link_width` as its current link. NCCL writes for a GPU the current generation
 //!   (from NVML) and for other devices the lower of the device's and its port's maximum, i.e.
 //!   what the link trains to; an empty speed or a width of 0 is unknown.
@@ -39,8 +40,10 @@
 //!   [`listed`](Function::listed), on a host bridge of its own bus (as the sysfs loader places
 //!   functions whose parent it does not know), and every NVSwitch gets
 //!   [`Function::fabric_switch`], so GPU-to-GPU routes go through the switches (parallel
-//!   switches add up). The target NCCL writes for an NVSwitch a VM hides, `fffffff:ffff:ff`, is
-//!   one placeholder NVSwitch at `ffffffff:ff:1f.7`.
+//!   switches add up). The targets NCCL writes for an NVSwitch a VM hides (`fffffff:ffff:ff`,
+//!   and `fffffff:ff:ff.0` from NCCL 2.27) are one placeholder NVSwitch at `ffffffff:ff:1f.7`.
+//!   An NVLink whose target is the GPU itself (Azure's NC A100 v4, whose NVLink bridge peer the
+//!   VM does not see) is left out with a [`LoadWarning`].
 //! - **`c2c bw count`** (Grace): `count` links of `bw` MB/s between the GPU and its CPU socket,
 //!   on fabrics of kind `NVLink-C2C`.
 //! - NVLink bundles are grouped into fabrics by connected component (`nvlink0`, ...).
@@ -68,8 +71,10 @@ use crate::pci::{Bdf, ClassCode, LinkSpeed, LinkStatus};
 /// Where NCCL's placeholder for an NVSwitch hidden from a VM is put.
 pub const HIDDEN_NVSWITCH: Bdf = Bdf::new(0xffff_ffff, 0xff, 0x1f, 7);
 
-/// NCCL's placeholder target for an NVLink peer it cannot see.
-const HIDDEN_TARGET: &str = "fffffff:ffff:ff";
+/// NCCL's placeholder targets for an NVLink peer it cannot see (an NVSwitch a VM hides):
+/// `fffffff:ffff:ff` in older dumps, `fffffff:ff:ff.0` in NCCL 2.27's. NCCL never reads an
+/// NVSwitch target's address: it links the GPU to its one NVSwitch node.
+const HIDDEN_TARGETS: [&str; 2] = ["fffffff:ffff:ff", "fffffff:ff:ff.0"];
 
 /// NCCL's class for an NVSwitch.
 const NVSWITCH_CLASS: u32 = 0x068000;
@@ -241,7 +246,7 @@ pub fn parse_nccl_xml_with_warnings(
                 };
                 let target = if class == Some(0x068001) {
                     Target::Cpu
-                } else if t.value.trim() == HIDDEN_TARGET {
+                } else if HIDDEN_TARGETS.contains(&t.value.trim()) {
                     Target::Function(HIDDEN_NVSWITCH, NVSWITCH_CLASS)
                 } else {
                     let bdf: Bdf = t
@@ -391,7 +396,17 @@ pub fn parse_nccl_xml_with_warnings(
                     continue;
                 };
                 if id == from {
-                    return Err(doc.bad_value(p.at, "another device than the GPU itself"));
+                    // Azure's NC A100 v4 lists each GPU's NVLink bridge to a peer the VM does
+                    // not see as a link to the GPU itself; NCCL links the GPU to itself and no
+                    // route uses it.
+                    warnings.push(doc.warning(
+                        p.at.pos,
+                        format!(
+                            "an NVLink from {} to itself (its peer is not in the file): not modelled",
+                            bdf
+                        ),
+                    ));
+                    continue;
                 }
                 if class >> 16 != 0x03 {
                     if let Some(f) = b.function_mut(id) {
@@ -444,6 +459,11 @@ pub fn parse_nccl_xml_with_warnings(
         path: name.to_owned(),
         source: e,
     })?;
+    let m = super::require_pci(
+        m,
+        name,
+        "the file lists no <pci> element (NCCL writes one for each GPU, NIC and switch)",
+    )?;
     Ok((m, warnings))
 }
 
@@ -542,6 +562,11 @@ fn read_pci(
         None => None,
     };
     f.current_link = LinkStatus { speed, width };
+    // A `pci` holding `pci` elements is a switch (NCCL keeps one node per switch), whether or
+    // not the file gives its class (AWS's p5 files do not): it has a secondary bus.
+    if e.children_named("pci").next().is_some() {
+        f.header_type = Some(1);
+    }
     f.local_cpulist = cpus;
     for nic in e.children_named("nic") {
         for net in nic.children_named("net") {

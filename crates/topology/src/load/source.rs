@@ -190,8 +190,9 @@ enum Node {
     Symlink(String),
 }
 
-/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) with one top folder that
-/// holds `sys/` and `proc/`, read into memory with its symlinks.
+/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) holding `sys/` and `proc/`,
+/// either at its top (as ghw's snapshots do) or in one top folder (as `hwloc-gather-topology`
+/// and `dmabuf-ic snapshot` write them), read into memory with its symlinks.
 #[derive(Clone, Debug)]
 pub struct ArchiveSource {
     name: String,
@@ -233,7 +234,8 @@ impl ArchiveSource {
             .map_err(|e| err(format!("expected a tar archive: {e}")))?;
         let mut files: Vec<(String, Node)> = Vec::new();
         let mut hardlinks: Vec<(String, String)> = Vec::new();
-        let mut top: Option<String> = None;
+        // The first component of every entry, in order of appearance.
+        let mut tops: Vec<String> = Vec::new();
         for entry in entries {
             let mut entry = entry.map_err(|e| err(format!("expected a tar entry: {e}")))?;
             let path = entry
@@ -243,17 +245,10 @@ impl ArchiveSource {
             if path.is_empty() {
                 continue;
             }
-            let (first, rest) = path.split_once('/').unwrap_or((path.as_str(), ""));
-            match &top {
-                None => top = Some(first.to_owned()),
-                Some(t) if t != first => {
-                    return Err(err(format!(
-                        "expected one top folder holding sys/ and proc/, found `{t}` and `{first}`"
-                    )));
-                }
-                Some(_) => {}
+            let first = path.split_once('/').map_or(path.as_str(), |(f, _)| f);
+            if !tops.iter().any(|t| t == first) {
+                tops.push(first.to_owned());
             }
-            let rest = rest.to_owned();
             let ty = entry.header().entry_type();
             let link = || -> Result<String, LoadError> {
                 Ok(entry
@@ -264,40 +259,76 @@ impl ArchiveSource {
             };
             if ty.is_symlink() {
                 let t = link()?;
-                files.push((rest, Node::Symlink(t)));
+                files.push((path, Node::Symlink(t)));
             } else if ty.is_hard_link() {
                 let t = normalize(&link()?);
-                hardlinks.push((rest, t));
+                hardlinks.push((path, t));
             } else if ty.is_dir() {
-                if !rest.is_empty() {
-                    files.push((rest, Node::Dir(Vec::new())));
-                }
+                files.push((path, Node::Dir(Vec::new())));
             } else if ty.is_file() || ty == tar::EntryType::Continuous {
-                if rest.is_empty() {
-                    return Err(err(
-                        "expected one top folder holding sys/ and proc/, found a file at the top"
-                            .into(),
-                    ));
-                }
                 let mut data = Vec::new();
                 entry
                     .read_to_end(&mut data)
                     .map_err(|e| err(format!("expected readable data for {path}: {e}")))?;
-                files.push((rest, Node::File(data)));
+                files.push((path, Node::File(data)));
             }
         }
-        let Some(top) = top else {
-            return Err(err(
-                "expected one top folder holding sys/ and proc/, found an empty archive".into(),
-            ));
+        // `sys/` and `proc/` at the top (ghw's snapshots), or one top folder holding them.
+        let top = if tops.iter().any(|t| t == "sys") {
+            String::new()
+        } else {
+            match tops.as_slice() {
+                [] => {
+                    return Err(err(
+                        "expected sys/ and proc/, or one top folder holding them, found an empty \
+                         archive"
+                            .into(),
+                    ));
+                }
+                [t] => t.clone(),
+                [a, b, ..] => {
+                    return Err(err(format!(
+                        "expected sys/ and proc/, or one top folder holding them, found `{a}` and \
+                         `{b}` at the top"
+                    )));
+                }
+            }
+        };
+        let prefix = if top.is_empty() {
+            String::new()
+        } else {
+            format!("{top}/")
+        };
+        let strip = |p: &str| -> Option<String> {
+            if top.is_empty() {
+                Some(p.to_owned())
+            } else if p == top {
+                Some(String::new())
+            } else {
+                p.strip_prefix(&prefix).map(str::to_owned)
+            }
         };
         let mut nodes: HashMap<String, Node> = HashMap::with_capacity(files.len() * 2);
         nodes.insert(String::new(), Node::Dir(Vec::new()));
-        let prefix = format!("{top}/");
         for (p, n) in files {
-            nodes.insert(p, n);
+            match strip(&p) {
+                Some(rest) if rest.is_empty() && matches!(n, Node::Dir(_)) => {}
+                Some(rest) if rest.is_empty() => {
+                    return Err(err(format!(
+                        "expected one top folder holding sys/ and proc/, found the file `{p}` \
+                         at the top"
+                    )));
+                }
+                Some(rest) => {
+                    nodes.insert(rest, n);
+                }
+                None => {}
+            }
         }
         for (p, target) in hardlinks {
+            let Some(p) = strip(&p).filter(|p| !p.is_empty()) else {
+                continue;
+            };
             let t = target.strip_prefix(&prefix).unwrap_or(&target).to_owned();
             let data = match nodes.get(&t) {
                 Some(Node::File(d)) => d.clone(),
@@ -346,7 +377,8 @@ impl ArchiveSource {
         }
         if !matches!(nodes.get("sys"), Some(Node::Dir(_))) {
             return Err(err(format!(
-                "expected the top folder `{top}` to hold sys/ (and proc/)"
+                "expected the top folder `{top}` to hold sys/ (and proc/), or sys/ and proc/ at the \
+                 top"
             )));
         }
         Ok(Self {
@@ -356,7 +388,7 @@ impl ArchiveSource {
         })
     }
 
-    /// The name of the archive's top folder.
+    /// The name of the archive's top folder; empty when `sys/` and `proc/` are at the top.
     pub fn top_folder(&self) -> &str {
         &self.top
     }
@@ -429,6 +461,11 @@ impl Source for ArchiveSource {
     }
 
     fn display(&self, path: &str) -> String {
-        format!("{}:{}/{}", self.name, self.top, path)
+        match (self.top.is_empty(), path.is_empty()) {
+            (true, true) => self.name.clone(),
+            (true, false) => format!("{}:{path}", self.name),
+            (false, true) => format!("{}:{}", self.name, self.top),
+            (false, false) => format!("{}:{}/{path}", self.name, self.top),
+        }
     }
 }

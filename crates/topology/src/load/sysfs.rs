@@ -59,10 +59,10 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
             expected: "a sysfs tree (a folder holding sys/ and proc/)".into(),
         });
     }
-    let names = src.list(DEVICES)?.ok_or_else(|| LoadError::Missing {
-        path: src.display(DEVICES),
-        expected: "the folder of PCI functions".into(),
-    })?;
+    let names = src.list(DEVICES)?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(no_pci(src)?);
+    }
     let mut raws: BTreeMap<Bdf, Raw> = BTreeMap::new();
     for name in &names {
         let entry = format!("{DEVICES}/{name}");
@@ -257,6 +257,25 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
     })
 }
 
+/// Why a tree holds no PCI functions, and how to get one that does.
+fn no_pci(src: &dyn Source) -> Result<LoadError, LoadError> {
+    let hint = if src.kind("proc/hwloc-nofile-info")?.is_some() && src.kind(DEVICES)?.is_none() {
+        "it was gathered by hwloc-gather-topology without --io, which leaves PCI out: gather it \
+         again with `hwloc-gather-topology --io NAME` (or save it with `dmabuf-ic snapshot \
+         NAME.tar.gz`)"
+    } else if src.kind(DEVICES)?.is_none() {
+        "sys/bus/pci/devices is missing (a snapshot taken without PCI, or of a machine without \
+         it): save the machine with `dmabuf-ic snapshot NAME.tar.gz` or `hwloc-gather-topology \
+         --io NAME`"
+    } else {
+        "sys/bus/pci/devices is empty: the machine has no PCI bus the kernel shows"
+    };
+    Ok(LoadError::NoPci {
+        path: src.display(""),
+        hint: hint.to_owned(),
+    })
+}
+
 fn add_path_bridges(raws: &mut BTreeMap<Bdf, Raw>) {
     let mut extra: Vec<(Bdf, Raw)> = Vec::new();
     for raw in raws.values() {
@@ -341,11 +360,14 @@ impl Attr<'_> {
         format!("{}/{name}", self.dir)
     }
 
+    /// An attribute's text, trimmed; `None` when the file is missing or empty (a copy that
+    /// could not read it: `hwloc-gather-topology` leaves an empty file then).
     fn text(&self, name: &str) -> Result<Option<String>, LoadError> {
         Ok(self
             .src
             .read(&self.path(name))?
-            .map(|b| String::from_utf8_lossy(&b).trim().to_owned()))
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|t| !t.is_empty()))
     }
 
     fn malformed(&self, name: &str, expected: &str, found: &str) -> LoadError {
@@ -455,7 +477,7 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             )
         })?;
     }
-    if let Some(cfg) = src.read(&a.path("config"))? {
+    if let Some(cfg) = src.read(&a.path("config"))?.filter(|c| !c.is_empty()) {
         let info = parse_config(&cfg).ok_or_else(|| LoadError::Malformed {
             path: src.display(&a.path("config")),
             expected: "a configuration space of 64, 256 or 4096 bytes".into(),

@@ -184,7 +184,12 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Machine, LoadError> {
             message: e.message().trim().to_owned(),
         }
     })?;
-    Reader { name, text }.machine(file)
+    let m = Reader { name, text }.machine(file)?;
+    super::require_pci(
+        m,
+        name,
+        "the description has no [[function]] (docs/machine-format.md)",
+    )
 }
 
 /// Where errors are reported.
