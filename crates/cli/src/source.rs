@@ -127,8 +127,53 @@ pub struct Loaded {
 }
 
 fn load_error(source: &MachineSource, e: &LoadError) -> CliError {
-    CliError::input(format!(
+    let error = CliError::input(format!(
         "cannot load the machine ({}): {e}",
         source.describe()
-    ))
+    ));
+    match (e, source.path()) {
+        (
+            LoadError::WrongKind {
+                detected: Some(f), ..
+            },
+            Some(path),
+        ) => error.note(match (*f, scenario_kind(path)) {
+            (Format::Toml, Some(command)) => format!(
+                "it is a scenario, not a machine: run `dmabuf-ic {command} {}`",
+                path.display()
+            ),
+            _ => format!("read it with --{} {}", option_of(*f), path.display()),
+        }),
+        _ => error,
+    }
+}
+
+/// The command a TOML file is a scenario for, by its top-level tables: `negotiate` (exporter
+/// and importer offers) or `simulate` (a buffer and events). Files over 1 MiB are not read.
+fn scenario_kind(path: &Path) -> Option<&'static str> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    if doc.contains_key("buffer") || doc.contains_key("event") {
+        Some("simulate")
+    } else if doc.contains_key("exporter") || doc.contains_key("importer") {
+        Some("negotiate")
+    } else {
+        None
+    }
+}
+
+/// The command-line option (and scenario key) that reads a format.
+const fn option_of(format: Format) -> &'static str {
+    match format {
+        Format::Sysfs => "sysfs",
+        Format::HwlocXml => "hwloc",
+        Format::NcclXml => "nccl",
+        Format::Toml => "machine",
+    }
 }

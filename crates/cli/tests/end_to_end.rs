@@ -113,6 +113,71 @@ fn a_bad_path_is_named() {
 }
 
 #[test]
+fn a_file_of_another_kind_names_the_option_that_reads_it() {
+    let hwloc = Scratch::new(
+        "kind.xml",
+        "<?xml version=\"1.0\"?>\n<topology version=\"3.0\">\n</topology>\n",
+    );
+    let nccl = Scratch::new("kind-nccl.xml", "<system version=\"1\">\n</system>\n");
+    let machine = Scratch::new("kind.toml", "format = 1\n");
+    let passwd = Scratch::new("passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    let gzip = Scratch::bytes("kind.tar.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+    let scenario = repo_root().join("examples/negotiate-1-vram-same-device.toml");
+    let scenario = scenario.to_str().unwrap();
+    for (option, file, found, hint) in [
+        (
+            "--sysfs",
+            hwloc.path(),
+            "an hwloc XML export",
+            "read it with --hwloc",
+        ),
+        (
+            "--machine",
+            hwloc.path(),
+            "an hwloc XML export",
+            "read it with --hwloc",
+        ),
+        (
+            "--hwloc",
+            nccl.path(),
+            "an NCCL topology file",
+            "read it with --nccl",
+        ),
+        (
+            "--machine",
+            gzip.path(),
+            "a gzip-compressed file",
+            "read it with --sysfs",
+        ),
+        (
+            "--sysfs",
+            machine.path(),
+            "a TOML file",
+            "read it with --machine",
+        ),
+        ("--sysfs", passwd.path(), "a text file", ""),
+        (
+            "--nccl",
+            scenario,
+            "a TOML file",
+            "run `dmabuf-ic negotiate",
+        ),
+    ] {
+        let r = run(&[option, file, "topo"]);
+        assert_eq!(r.code, 1, "{option} {file}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("found {found}")) && r.stderr.contains(hint),
+            "{option} {file}: {}",
+            r.stderr
+        );
+        // Not a parser's complaint about a file it was never meant for, nor a quote of it.
+        for wrong in ["cksum", "key with no value", "0x8b", "root:x"] {
+            assert!(!r.stderr.contains(wrong), "{option} {file}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
 fn every_source_names_a_missing_file() {
     for opt in ["--sysfs", "--hwloc", "--nccl", "--machine"] {
         let r = run(&[opt, "/nonexistent/file", "topo"]);

@@ -449,6 +449,101 @@ fn unusable_archives_are_errors() {
 }
 
 #[test]
+fn a_file_of_another_kind_is_named_with_the_format_that_reads_it() {
+    use pci_topology::load::{Format, open};
+    let dir = scratch();
+    let tree = base_tree();
+    let files: [(&str, Vec<u8>); 5] = [
+        (
+            "hwloc.xml",
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n<topology version=\"3.0\">\n</topology>\n".to_vec(),
+        ),
+        ("nccl.xml", b"<system version=\"1\">\n</system>\n".to_vec()),
+        ("snapshot.tar.gz", gz(&write_tar(&tree, "top"))),
+        ("machine.toml", b"# a machine\nformat = 1\n".to_vec()),
+        ("passwd", b"root:x:0:0:root:/root:/bin/bash\n".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    for (name, asked, found, detected) in [
+        (
+            "hwloc.xml",
+            Format::Sysfs,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "hwloc.xml",
+            Format::Toml,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "hwloc.xml",
+            Format::NcclXml,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "nccl.xml",
+            Format::HwlocXml,
+            "an NCCL topology file",
+            Some(Format::NcclXml),
+        ),
+        (
+            "snapshot.tar.gz",
+            Format::Toml,
+            "a gzip-compressed file",
+            Some(Format::Sysfs),
+        ),
+        (
+            "snapshot.tar.gz",
+            Format::HwlocXml,
+            "a gzip-compressed file",
+            Some(Format::Sysfs),
+        ),
+        (
+            "machine.toml",
+            Format::Sysfs,
+            "a TOML file",
+            Some(Format::Toml),
+        ),
+        (
+            "machine.toml",
+            Format::NcclXml,
+            "a TOML file",
+            Some(Format::Toml),
+        ),
+        ("passwd", Format::Sysfs, "a text file", None),
+        ("passwd", Format::HwlocXml, "a text file", None),
+    ] {
+        let path = dir.join(name);
+        let e = open(&path, Some(asked)).map(|_| ()).unwrap_err();
+        let LoadError::WrongKind {
+            detected: d,
+            found: f,
+            ..
+        } = &e
+        else {
+            panic!("{name} as {asked}: {e:?}");
+        };
+        assert_eq!(*d, detected, "{name} as {asked}");
+        assert!(f.starts_with(found), "{name} as {asked}: {f}");
+        let text = e.to_string();
+        assert!(text.starts_with(&path.display().to_string()), "{text}");
+        // What is said is what the file is, not a quote of it or a parser's complaint.
+        assert!(
+            !text.contains("root:x") && !text.contains("cksum"),
+            "{text}"
+        );
+    }
+    // The right format still reads it.
+    assert!(open(dir.join("snapshot.tar.gz"), Some(Format::Sysfs)).is_ok());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn the_live_root_loads() {
     if !Path::new("/sys/bus/pci/devices").is_dir() {
         eprintln!("SKIPPED: no /sys/bus/pci on this machine");

@@ -10,14 +10,18 @@
 //! - [`nccl`]: NCCL topology XML (`NCCL_TOPO_DUMP_FILE`), [`load_nccl_xml`].
 //! - [`toml`]: the project's own machine description, [`load_toml`]; [`to_toml`] writes any
 //!   machine in it.
+//! - [`snapshot`]: saves a sysfs tree (this machine's `/`) as an archive that [`load_sysfs`]
+//!   reads back into the same machine.
 //! - [`load`] takes any of them, recognising the format from the path and the contents
 //!   ([`Format::detect`]), or as told ([`load_as`]).
 //!
 //! Errors name the file (for archives: `archive:top/path`) and what was expected; for the text
 //! formats also the line and column.
 
+pub mod contents;
 pub mod hwloc;
 pub mod nccl;
+pub mod snapshot;
 pub mod source;
 pub mod sysfs;
 pub mod toml;
@@ -28,10 +32,10 @@ mod links;
 mod xml;
 
 use std::fmt;
-use std::io::Read as _;
 use std::path::Path;
 
 pub use self::toml::{load_toml, parse_toml};
+pub use contents::Contents;
 pub use hwloc::{load_hwloc_xml, parse_hwloc_xml, parse_hwloc_xml_with_warnings};
 pub use nccl::{load_nccl_xml, parse_nccl_xml, parse_nccl_xml_with_warnings};
 pub use source::{ArchiveSource, DirSource, EntryKind, Source};
@@ -109,6 +113,19 @@ pub enum LoadError {
         path: String,
         /// What was wrong, with what was expected.
         message: String,
+    },
+    /// The file is of another kind than the format asked for (an hwloc XML export given as a
+    /// sysfs snapshot), found by its first bytes ([`Contents`]).
+    #[error("{path}: expected {expected}, found {found}")]
+    WrongKind {
+        /// The file.
+        path: String,
+        /// What the format reads.
+        expected: String,
+        /// What the file is.
+        found: String,
+        /// The format that reads such a file, if any.
+        detected: Option<Format>,
     },
     /// The source holds no PCI function at all, so there is nothing to answer about: every
     /// loader refuses such a source the same way, saying how to get one that has them.
@@ -231,63 +248,23 @@ impl Format {
 
     /// Recognises the format of a path: a folder is a sysfs tree; a file starting with a
     /// gzip, bzip2 or tar header is a sysfs archive; an XML file is hwloc's if its root
-    /// element is `<topology>`, NCCL's if it is `<system>`; anything else is TOML.
+    /// element is `<topology>`, NCCL's if it is `<system>`; anything else is TOML (see
+    /// [`Contents`]).
     pub fn detect(path: impl AsRef<Path>) -> Result<Format, LoadError> {
-        let path = path.as_ref();
-        let io = |e| LoadError::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
-        if std::fs::metadata(path).map_err(io)?.is_dir() {
-            return Ok(Format::Sysfs);
-        }
-        let mut head = Vec::with_capacity(4096);
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(4096)
-            .read_to_end(&mut head)
-            .map_err(io)?;
-        Ok(Format::detect_bytes(&head))
+        Ok(Contents::of_path(path.as_ref())?
+            .format()
+            .unwrap_or(Format::Toml))
     }
 
     /// Recognises the format from the first bytes of a file (see [`Format::detect`]).
     pub fn detect_bytes(head: &[u8]) -> Format {
-        let is_tar = head.get(257..262) == Some(b"ustar".as_slice());
-        if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"BZh") || is_tar {
-            return Format::Sysfs;
-        }
-        match first_element(head) {
-            Some(name) if name == "topology" => Format::HwlocXml,
-            Some(name) if name == "system" => Format::NcclXml,
-            _ => Format::Toml,
-        }
+        Contents::of_bytes(head).format().unwrap_or(Format::Toml)
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The name of the first element of an XML text, skipping the declaration, comments and the
-/// document type; `None` if the text does not start like XML.
-fn first_element(head: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(head);
-    let mut t = text.trim_start_matches('\u{feff}').trim_start();
-    loop {
-        let rest = t.strip_prefix('<')?;
-        if let Some(r) = rest.strip_prefix("!--") {
-            t = r.split_once("-->")?.1.trim_start();
-        } else if rest.starts_with('?') || rest.starts_with('!') {
-            t = rest.split_once('>')?.1.trim_start();
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
-                .collect();
-            return (!name.is_empty()).then_some(name);
-        }
     }
 }
 
@@ -303,11 +280,16 @@ pub struct Loaded {
 }
 
 /// The single entry point for any source: loads `path` as `format`, or as the format
-/// [`Format::detect`] recognises when `format` is `None`, with the loader's warnings.
+/// [`Format::detect`] recognises when `format` is `None`, with the loader's warnings. A file
+/// that is plainly of another kind than `format` reads (an XML export given as a sysfs
+/// archive) is refused with what it is ([`LoadError::WrongKind`]).
 pub fn open(path: impl AsRef<Path>, format: Option<Format>) -> Result<Loaded, LoadError> {
     let path = path.as_ref();
     let format = match format {
-        Some(f) => f,
+        Some(f) => {
+            contents::check(path, f)?;
+            f
+        }
         None => Format::detect(path)?,
     };
     let (machine, warnings) = match format {
