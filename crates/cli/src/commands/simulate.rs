@@ -16,6 +16,7 @@ use crate::core_names::MachineNames;
 use crate::error::{CliError, Exit};
 use crate::output::OutputFormat;
 use crate::render;
+use crate::scenario_file::load_machine;
 use crate::simulation::{Bound, Simulation, Timeline, engine};
 use crate::source::MachineSource;
 
@@ -212,10 +213,7 @@ pub fn run(
         return Err(super::unsupported("simulate", format));
     }
     let simulation = Simulation::read(&args.scenario)?;
-    let source = source
-        .or_else(|| simulation.machine.clone())
-        .unwrap_or(MachineSource::Live);
-    let loaded = source.load()?;
+    let (source, loaded) = load_machine(source, simulation.machine.as_ref())?;
     let m = loaded.machine;
     let bound = simulation.bind(&m)?;
     let mut notes = loaded.warnings;
