@@ -10,6 +10,8 @@
 //! - [`nccl`]: NCCL topology XML (`NCCL_TOPO_DUMP_FILE`), [`load_nccl_xml`].
 //! - [`toml`]: the project's own machine description, [`load_toml`]; [`to_toml`] writes any
 //!   machine in it.
+//! - [`snapshot`]: saves a sysfs tree (this machine's `/`) as an archive that [`load_sysfs`]
+//!   reads back into the same machine.
 //! - [`load`] takes any of them, recognising the format from the path and the contents
 //!   ([`Format::detect`]), or as told ([`load_as`]).
 //!
@@ -19,6 +21,7 @@
 pub mod contents;
 pub mod hwloc;
 pub mod nccl;
+pub mod snapshot;
 pub mod source;
 pub mod sysfs;
 pub mod toml;
