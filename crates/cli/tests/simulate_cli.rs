@@ -139,7 +139,7 @@ map = "iommufd""#,
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     let at = format!("{}:{line}:{col}", s.path());
     assert!(
-        r.stderr.contains("1 of 26 expectation(s) failed") && r.stderr.contains(&at),
+        r.stderr.contains("1 of 26 expectations failed") && r.stderr.contains(&at),
         "{}",
         r.stderr
     );

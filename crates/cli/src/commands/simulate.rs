@@ -13,6 +13,7 @@ use pci_topology::{FunctionId, Machine, MapType};
 use crate::cli::SimulateArgs;
 use crate::commands::Outcome;
 use crate::core_names::MachineNames;
+use crate::counts::count;
 use crate::error::{CliError, Exit};
 use crate::output::OutputFormat;
 use crate::render;
@@ -161,8 +162,8 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
         return (
             Exit::InvariantBroken,
             Some(format!(
-                "{} invariant(s) broken {at}; the simulation stopped there",
-                step.violations.len()
+                "{} broken {at}; the simulation stopped there",
+                count(step.violations.len() as u64, "invariant")
             )),
         );
     }
@@ -180,7 +181,10 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
             });
         return (
             Exit::ExpectationFailed,
-            Some(format!("{failed} of {all} expectation(s) failed{first}")),
+            Some(format!(
+                "{failed} of {} failed{first}",
+                count(all as u64, "expectation")
+            )),
         );
     }
     (Exit::Ok, None)
@@ -410,7 +414,7 @@ map = "peer"
         assert_eq!(out.exit.code(), 5);
         let note = out.notes.join("\n");
         assert!(
-            note.contains("1 of 2 expectation(s) failed")
+            note.contains("1 of 2 expectations failed")
                 && note.contains("peer mapping: expected valid, found stale"),
             "{note}"
         );
