@@ -18,6 +18,7 @@
 //! - [`load`]: the loaders — sysfs (a live root, a folder or an archive), hwloc XML, NCCL
 //!   topology XML and the project's TOML (`docs/machine-format.md`), with one entry point
 //!   ([`load::open`]) that recognises the format — and the TOML writer ([`load::to_toml`]).
+//! - [`limits`]: every size and depth limit the model and the loaders enforce.
 //! - [`synth`]: generated machines for tests and benchmarks.
 //!
 //! ```no_run
@@ -33,6 +34,7 @@
 //! ```
 
 pub mod fabric;
+pub mod limits;
 pub mod load;
 pub mod machine;
 pub mod p2pdma;

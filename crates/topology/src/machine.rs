@@ -15,6 +15,7 @@ use std::fmt;
 
 use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency, Trust};
 
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkStatus, P2pMem, PortType};
 use crate::whitelist::Whitelist;
 
@@ -427,6 +428,9 @@ pub enum BuildError {
         /// Index of the link.
         link: usize,
     },
+    /// A function more than [`MAX_BRIDGE_DEPTH`] bridges below its root bus.
+    #[error("{0} is more than {MAX_BRIDGE_DEPTH} bridges below its root bus")]
+    TooDeep(Bdf),
     /// More functions than a `u32` index can name.
     #[error("too many functions")]
     TooMany,
@@ -564,6 +568,8 @@ impl MachineBuilder {
             return Err(BuildError::TooMany);
         }
         let mut by_bdf = HashMap::with_capacity(self.functions.len());
+        // Bridges above each function, up to its root bus.
+        let mut depths: Vec<usize> = Vec::with_capacity(self.functions.len());
         for (i, f) in self.functions.iter().enumerate() {
             if by_bdf.insert(f.bdf, i as u32).is_some() {
                 return Err(BuildError::DuplicateFunction(f.bdf));
@@ -583,6 +589,14 @@ impl MachineBuilder {
                 }
                 _ => {}
             }
+            let depth = match f.upstream {
+                Upstream::Bridge(b) => depths.get(b.index()).map_or(0, |d| d + 1),
+                Upstream::HostBridge(_) => 0,
+            };
+            if depth > MAX_BRIDGE_DEPTH {
+                return Err(BuildError::TooDeep(f.bdf));
+            }
+            depths.push(depth);
             if let Some(pf) = f.physfn {
                 let bad = pf.index() == i
                     || self

@@ -44,11 +44,11 @@ impl Contents {
             path: path.display().to_string(),
             source: e,
         };
-        if std::fs::metadata(path).map_err(io)?.is_dir() {
+        if super::kind_of_path(path)?.is_dir() {
             return Ok(Contents::Folder);
         }
         let mut head = Vec::new();
-        std::fs::File::open(path)
+        super::source::open_regular(path, true)
             .map_err(io)?
             .take(HEAD)
             .read_to_end(&mut head)

@@ -55,6 +55,7 @@ use super::cpuset::{hwloc_bitmap_single, hwloc_bitmap_to_list};
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, Upstream,
@@ -155,6 +156,8 @@ struct Ctx<'e> {
     up: Option<Upstream>,
     /// The nearest enclosing PCI function (for OS devices).
     function: Option<FunctionId>,
+    /// How many PCI objects enclose this one below its host bridge (all bridges).
+    pci_depth: usize,
     /// `cpuset` and `nodeset` of the nearest CPU-side object, as written (decoded only where
     /// used: most objects are caches and cores).
     cpuset: Option<&'e str>,
@@ -226,6 +229,7 @@ impl<'a> Loader<'a> {
                         self.host_bridges.insert((domain, root), id);
                         inner.up = Some(Upstream::HostBridge(id));
                         inner.function = None;
+                        inner.pci_depth = 0;
                         Member::Other
                     }
                     "1-1" => {
@@ -234,6 +238,7 @@ impl<'a> Loader<'a> {
                         };
                         inner.up = Some(Upstream::Bridge(id));
                         inner.function = Some(id);
+                        inner.pci_depth = ctx.pci_depth + 1;
                         Member::Function(id)
                     }
                     _ => {
@@ -247,6 +252,7 @@ impl<'a> Loader<'a> {
                 };
                 inner.up = Some(Upstream::Bridge(id));
                 inner.function = Some(id);
+                inner.pci_depth = ctx.pci_depth + 1;
                 Member::Function(id)
             }
             "OSDev" => {
@@ -301,6 +307,13 @@ impl<'a> Loader<'a> {
         bridge: bool,
     ) -> Result<Option<FunctionId>, LoadError> {
         let doc = self.doc;
+        if ctx.pci_depth > MAX_BRIDGE_DEPTH {
+            return Err(doc.error(
+                e.pos,
+                format!("a PCI object at most {MAX_BRIDGE_DEPTH} bridges below its host bridge"),
+                "a deeper one",
+            ));
+        }
         let busid = doc.required(e, "pci_busid", "a PCI address DDDD:BB:DD.F")?;
         let bdf: Bdf = busid
             .value

@@ -42,6 +42,7 @@ pub use source::{ArchiveSource, DirSource, EntryKind, Source};
 pub use sysfs::load_from_source;
 pub use toml_writer::to_toml;
 
+use crate::limits::{self, SizeLimit};
 use crate::machine::{BuildError, Machine};
 
 /// Why a source could not be loaded.
@@ -114,6 +115,14 @@ pub enum LoadError {
         /// What was wrong, with what was expected.
         message: String,
     },
+    /// An input larger than one of the [`crate::limits`].
+    #[error("{path}: larger than {}, the limit for {}", limit.size(), limit.what)]
+    TooLarge {
+        /// The file (for archives: `archive:top/path`).
+        path: String,
+        /// The limit it reached.
+        limit: SizeLimit,
+    },
     /// The file is of another kind than the format asked for (an hwloc XML export given as a
     /// sysfs snapshot), found by its first bytes ([`Contents`]).
     #[error("{path}: expected {expected}, found {found}")]
@@ -147,6 +156,8 @@ pub enum LoadError {
     },
 }
 
+pub use crate::limits::MAX_HOST_BRIDGES;
+
 /// Refuses a machine without PCI functions ([`LoadError::NoPci`]), with the loader's `hint`.
 pub(crate) fn require_pci(machine: Machine, path: &str, hint: &str) -> Result<Machine, LoadError> {
     if machine.functions().is_empty() {
@@ -158,11 +169,6 @@ pub(crate) fn require_pci(machine: Machine, path: &str, hint: &str) -> Result<Ma
         Ok(machine)
     }
 }
-
-/// The most host bridges a loaded file may describe. Real machines have a few dozen; the P2P
-/// tables grow with the square of the number, so a file (hand-written or hostile) asking for
-/// more is refused rather than exhausting memory.
-pub const MAX_HOST_BRIDGES: usize = 4096;
 
 /// Something a loader left out of the machine, or could not represent as the file says it,
 /// with where it is in the file. Loading still succeeds; the CLI shows these.
@@ -192,14 +198,29 @@ impl fmt::Display for LoadWarning {
 /// archive file (`.tar`, `.tar.gz`, `.tar.bz2`, recognised by content).
 pub fn load_sysfs(path: impl AsRef<Path>) -> Result<Machine, LoadError> {
     let path = path.as_ref();
+    if kind_of_path(path)?.is_dir() {
+        load_from_source(&DirSource::new(path))
+    } else {
+        load_from_source(&ArchiveSource::open(path)?)
+    }
+}
+
+/// What a path names (links followed): a folder or a regular file; anything else (a named pipe,
+/// `/dev/zero`) is an error, so that nothing waits on it or reads it without end.
+fn kind_of_path(path: &Path) -> Result<std::fs::FileType, LoadError> {
     let meta = std::fs::metadata(path).map_err(|e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
     })?;
-    if meta.is_dir() {
-        load_from_source(&DirSource::new(path))
+    let t = meta.file_type();
+    if t.is_dir() || t.is_file() {
+        Ok(t)
     } else {
-        load_from_source(&ArchiveSource::open(path)?)
+        Err(LoadError::Malformed {
+            path: path.display().to_string(),
+            expected: "a file or a folder".into(),
+            found: source::special_kind(&t).into(),
+        })
     }
 }
 
@@ -352,13 +373,16 @@ pub(crate) fn parse_hex(t: &str) -> Option<u64> {
     u64::from_str_radix(d, 16).ok()
 }
 
-/// Reads a text file whole: an I/O error names the file, and bytes that are not UTF-8 are an
-/// error at their line and column.
+/// Reads a text file whole, within [`limits::MACHINE_FILE`]: an I/O error names the file, and
+/// bytes that are not UTF-8 are an error at their line and column.
 pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+    let io = |e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
-    })?;
+    };
+    let file = source::open_regular(path, true).map_err(io)?;
+    let bytes = source::read_capped(file, &limits::MACHINE_FILE, || path.display().to_string())?
+        .map_err(io)?;
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

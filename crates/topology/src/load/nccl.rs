@@ -62,6 +62,7 @@ use super::cpuset::kernel_mask_to_list;
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, parse_hex, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, Upstream,
@@ -177,12 +178,20 @@ pub fn parse_nccl_xml_with_warnings(
         let ci = cpus.len();
         cpus.push(Cpu { numa });
         // Depth-first, parents first.
-        let mut stack: Vec<(&Element, Result<usize, usize>)> = c
+        // Each with the number of <pci> objects above it, which are bridges.
+        let mut stack: Vec<(&Element, Result<usize, usize>, usize)> = c
             .children_named("pci")
             .rev()
-            .map(|p| (p, Err(ci)))
+            .map(|p| (p, Err(ci), 0))
             .collect();
-        while let Some((e, parent)) = stack.pop() {
+        while let Some((e, parent, depth)) = stack.pop() {
+            if depth > MAX_BRIDGE_DEPTH {
+                return Err(doc.error(
+                    e.pos,
+                    format!("a <pci> at most {MAX_BRIDGE_DEPTH} bridges below its <cpu>"),
+                    "a deeper one",
+                ));
+            }
             let f = read_pci(&doc, e, &mut seen, cpus_list.clone())?;
             let me = raws.len();
             for l in e.children_named("pcilink") {
@@ -193,7 +202,7 @@ pub fn parse_nccl_xml_with_warnings(
             }
             raws.push(RawFn { f, parent, elem: e });
             for child in e.children_named("pci").rev() {
-                stack.push((child, Ok(me)));
+                stack.push((child, Ok(me), depth + 1));
             }
         }
     }

@@ -27,6 +27,7 @@ use std::path::Path;
 
 use super::source::{DirSource, EntryKind, Source};
 use super::{LoadError, load_from_source};
+use crate::limits::{self, SizeLimit};
 use crate::machine::Machine;
 use crate::pci::Bdf;
 
@@ -117,14 +118,14 @@ impl Source for Recorder<'_> {
                     self.note(path, Entry::Symlink(t))?;
                 }
             }
-            // A file's contents are saved when the loader reads it.
-            Some(EntryKind::File) | None => {}
+            // A file's contents are saved when the loader reads it; nothing else is read.
+            Some(EntryKind::File | EntryKind::Special) | None => {}
         }
         Ok(k)
     }
 
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError> {
-        let r = self.inner.read(path)?;
+    fn read(&self, path: &str, limit: &SizeLimit) -> Result<Option<Vec<u8>>, LoadError> {
+        let r = self.inner.read(path, limit)?;
         match &r {
             Some(data) => self.note(path, Entry::File(data.clone()))?,
             None if self.inner.kind(path)? == Some(EntryKind::File) => {
@@ -231,7 +232,13 @@ pub fn snapshot_to<W: Write>(
                 continue;
             }
             if rec.kind(&child)? == Some(EntryKind::File) {
-                rec.read(&child)?;
+                match rec.read(&child, &limits::SYSFS_ATTRIBUTE) {
+                    // Larger than any attribute the loader reads (a ROM image): left out.
+                    Err(LoadError::TooLarge { .. }) => {}
+                    r => {
+                        r?;
+                    }
+                }
             }
         }
     }

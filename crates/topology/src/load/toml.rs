@@ -26,6 +26,7 @@ use dmabuf_negotiate::{Bandwidth, Latency, Trust};
 use serde::Deserialize;
 
 use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
     CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
     MachineBuilder, PrivateFabric, PrivateLink, Upstream,
@@ -222,6 +223,13 @@ impl Reader<'_> {
         }
     }
 
+    fn too_deep(&self, bdf: &Spanned<String>) -> LoadError {
+        self.error(
+            bdf.span(),
+            format!("a function at most {MAX_BRIDGE_DEPTH} bridges below its root bus"),
+        )
+    }
+
     fn bdf(&self, s: &Spanned<String>) -> Result<Bdf, LoadError> {
         s.get_ref()
             .trim()
@@ -324,6 +332,8 @@ impl Reader<'_> {
         }
         // Add each function after its parent chain, in file order otherwise.
         let mut ids: Vec<Option<FunctionId>> = vec![None; bdfs.len()];
+        // Bridges above each function added.
+        let mut depths: Vec<usize> = vec![0; bdfs.len()];
         for start in 0..bdfs.len() {
             let mut stack = vec![start];
             while let Some(&top) = stack.last() {
@@ -342,6 +352,9 @@ impl Reader<'_> {
                                         |p| p.span(),
                                     );
                                     return Err(self.error(span, "bridges that form a tree (this parent is below the function)"));
+                                }
+                                if stack.len() > MAX_BRIDGE_DEPTH {
+                                    return Err(self.too_deep(&file.function[start].bdf));
                                 }
                                 stack.push(j);
                                 continue;
@@ -366,6 +379,13 @@ impl Reader<'_> {
                         }
                     }),
                 };
+                depths[top] = match parents[top] {
+                    Parent::Function(j) => depths[j] + 1,
+                    Parent::HostBridge(_) => 0,
+                };
+                if depths[top] > MAX_BRIDGE_DEPTH {
+                    return Err(self.too_deep(&file.function[top].bdf));
+                }
                 let f = self.function(&file.function[top], bdfs[top], up)?;
                 ids[top] = Some(b.function(f));
                 stack.pop();

@@ -3,7 +3,7 @@
 //! (`file:line:column: expected ..., found ...`).
 //!
 //! The tree is built without recursion (an explicit stack), nesting is limited to
-//! [`MAX_DEPTH`] levels, and the whole input is checked: mismatched or missing end tags,
+//! [`MAX_XML_DEPTH`](crate::limits::MAX_XML_DEPTH) levels, and the whole input is checked: mismatched or missing end tags,
 //! truncated markup, bad escapes and text outside the root element are errors.
 
 use std::borrow::Cow;
@@ -13,8 +13,7 @@ use quick_xml::reader::Reader;
 
 use super::{LoadError, LoadWarning, quote};
 
-/// Deepest nesting accepted (hwloc's deepest real trees are about 20 levels).
-pub(crate) const MAX_DEPTH: usize = 512;
+use crate::limits::MAX_XML_DEPTH as MAX_DEPTH;
 
 /// One attribute, with the byte offset of its value in the input. Names and values borrow the
 /// input, unless a value had to be unescaped.
