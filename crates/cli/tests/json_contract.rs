@@ -57,6 +57,9 @@ fn check_matrix(doc: &Value) -> HashMap<(String, String), Value> {
             "provider",
             "client",
             "map_type",
+            "verdict_known",
+            "possible_map_types",
+            "switches_collapsed",
             "distance",
             "acs_known",
             "class",
@@ -65,6 +68,14 @@ fn check_matrix(doc: &Value) -> HashMap<(String, String), Value> {
         ] {
             assert!(o.contains_key(key), "missing `{key}` in {p}");
         }
+        let possible: Vec<&str> = o["possible_map_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(possible.contains(&o["map_type"].as_str().unwrap()), "{p}");
+        assert_eq!(o["verdict_known"], possible.len() == 1, "{p}");
         let provider = o["provider"].as_str().unwrap().to_owned();
         let client = o["client"].as_str().unwrap().to_owned();
         assert!(is_bdf(&provider) && is_bdf(&client), "{p}");
@@ -589,4 +600,44 @@ fn one_spelling_for_cpu_vendors_and_offsets_in_every_document() {
     // Offsets are hex strings, as in `simulate`; lengths are integers.
     assert_eq!(offer["offset"], "0x100000", "{offer}");
     assert_eq!(offer["len"], 0x1000, "{offer}");
+}
+
+/// What the source does not give, in `explain` and `matrix`: the NCCL pair of the issue, whose
+/// host bridge's device is not in the file, has both outcomes, the inferred one marked.
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn unknown_facts_and_every_outcome() {
+    let Some(fx) = fixtures() else { return };
+    let nccl = "nccl/topo_8A100_4CX6.xml";
+    let x = json(&fx, nccl, &["explain", "48:00.0", "13:00.0"]);
+    assert_eq!(x["map_type"], "not-supported");
+    assert_eq!(x["verdict_known"], false);
+    assert_eq!(
+        x["possible_map_types"],
+        serde_json::json!(["thru-host-bridge", "not-supported"])
+    );
+    let facts = x["unknown_facts"].as_array().unwrap();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(facts[0]["fact"], "host-bridge-device");
+    assert_eq!(facts[0]["why"], "not-listed");
+    assert_eq!(facts[0]["inferred"]["device"], "8086:09a2");
+    assert_eq!(facts[0]["inferred"]["allows"], true);
+    let outcomes = x["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0]["map_type"], "thru-host-bridge");
+    assert_eq!(outcomes[0]["distance"], 8);
+    assert_eq!(outcomes[0]["inferred"], true);
+    assert_eq!(outcomes[0]["when"][0][0]["holds"], true);
+    assert_eq!(outcomes[1]["distance"], -1);
+    assert_eq!(x["host_bridge"]["lookups"][0]["device_known"], false);
+    let m = json(&fx, nccl, &["matrix", "48:00.0", "13:00.0"]);
+    let pair = &m[1];
+    assert_eq!(pair["verdict_known"], false);
+    assert_eq!(pair["switches_collapsed"], true);
+    // A machine that knows everything: one outcome, without conditions.
+    let k = json(&fx, SWITCH, &["explain", "03:00.0", "05:00.0"]);
+    assert_eq!(k["verdict_known"], true);
+    assert!(k["unknown_facts"].as_array().unwrap().is_empty());
+    assert_eq!(k["outcomes"].as_array().unwrap().len(), 1);
+    assert!(k["outcomes"][0]["when"].as_array().unwrap().is_empty());
 }

@@ -99,6 +99,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         ),
         verdict_cell,
     );
+    collapsed_note(&mut out, m);
     grid(
         &mut out,
         x,
@@ -106,6 +107,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         "Path class (as nvidia-smi topo -m)",
         class_cell,
     );
+    collapsed_note(&mut out, m);
     grid(
         &mut out,
         x,
@@ -130,7 +132,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         ),
         (
             "?",
-            "ACS state unknown on the path: computed as off; were it on, the verdict would be worse",
+            "the source does not give a fact the verdict depends on (ACS, the host bridge's \
+             device, the CPU): the best outcome it allows is shown, a worse one is possible \
+             (`explain P C` lists each)",
         ),
         ("X", "the device itself"),
         (
@@ -150,6 +154,21 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
     out
 }
 
+/// Under a grid whose figures a source with collapsed switches makes approximate, says so.
+fn collapsed_note(out: &mut String, m: &Machine) {
+    if m.switches_collapsed() {
+        let _ = writeln!(
+            out,
+            "{}",
+            style::paint(
+                FAIR,
+                "note: this source collapses each PCIe switch into one node: distances miss the \
+                 switches' ports (the kernel's are larger), and classes count each switch once"
+            )
+        );
+    }
+}
+
 /// A cell's text (plain, for width) and its style.
 type CellText = (String, Style);
 
@@ -157,10 +176,11 @@ fn verdict_cell(c: &Cell) -> CellText {
     if c.provider == c.client {
         return ("X".to_owned(), DIM);
     }
+    // The best outcome the facts the source does not give allow, with `?` when they allow a
+    // worse one too.
     let v = c.verdict;
-    let unsure = !v.acs_known() && v.map_type_if_acs_on() != v.map_type();
-    let q = if unsure { "?" } else { "" };
-    match v.map_type() {
+    let q = if v.is_known() { "" } else { "?" };
+    match v.possible().best().unwrap_or(v.map_type()) {
         MapType::BusAddr => (format!("B{}{q}", v.distance()), GOOD),
         MapType::ThruHostBridge => (format!("H{}{q}", v.distance()), FAIR),
         MapType::NotSupported => ("--".to_owned(), BAD),

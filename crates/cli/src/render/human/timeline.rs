@@ -383,6 +383,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
         &r.scenario,
         r.description.as_deref(),
         &r.source.describe(),
+        m,
     );
     let policy = b.policy.negotiation_policy();
     let _ = writeln!(

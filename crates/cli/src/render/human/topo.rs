@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use pci_topology::{FunctionId, HostBridgeId, LinkEnd, Machine};
+use pci_topology::{FunctionId, HostBridgeId, LinkEnd, Machine, RootDeviceUnknown};
 
 use super::words;
 use crate::counts::count;
@@ -75,6 +75,45 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
         return style::paint(GOOD, "P2P through it allowed (AMD Zen or later CPU)");
     }
     let l = m.whitelist_lookup(h, true);
+    let cpu_unknown = m.cpu().p2pdma_rule().is_none();
+    let unless_zen = if cpu_unknown {
+        " unless the CPU, whose vendor the source does not give, is an AMD Zen"
+    } else {
+        ""
+    };
+    match &l.unknown {
+        Some(RootDeviceUnknown::NotListed { .. }) => {
+            let inferred = m.inferred_root_complex(true).map_or_else(String::new, |i| {
+                format!(
+                    "; inferred from the CPU, {}, not known: most likely {:04x}:{:04x}, {}",
+                    i.from_cpu,
+                    i.vendor,
+                    i.device,
+                    if i.allows {
+                        "whitelisted"
+                    } else {
+                        "not whitelisted"
+                    }
+                )
+            });
+            return style::paint(
+                FAIR,
+                format!(
+                    "P2P through it not known: the device Linux checks is not in the source{inferred}"
+                ),
+            );
+        }
+        Some(RootDeviceUnknown::IdsUnknown { function }) => {
+            return style::paint(
+                FAIR,
+                format!(
+                    "P2P through it not known: the source does not give the IDs of {}, the device Linux checks",
+                    m.name(*function)
+                ),
+            );
+        }
+        _ => {}
+    }
     match (l.device, &l.entry) {
         (Some(_), Some(e)) if e.requires_same_host_bridge => style::paint(
             GOOD,
@@ -86,7 +125,7 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
         (Some(d), None) => style::paint(
             BAD,
             format!(
-                "P2P through it refused: {} [{}] is not in the {} whitelist",
+                "P2P through it refused: {} [{}] is not in the {} whitelist{unless_zen}",
                 m.name(d),
                 m.function(d).map_or_else(String::new, |f| f.id_string()),
                 m.whitelist().release
@@ -114,7 +153,9 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
             }
             None => style::paint(
                 BAD,
-                "P2P through it refused: no device to check against the whitelist",
+                format!(
+                    "P2P through it refused: no device to check against the whitelist{unless_zen}"
+                ),
             ),
         },
     }
