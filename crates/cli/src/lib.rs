@@ -12,11 +12,13 @@
 //!   [`core_names`]: the negotiation core's ids by bus id, fabric name or importer.
 //! - [`picture`]: pictures of a machine, as Graphviz DOT and as SVG drawn by the program itself,
 //!   with an optional route highlighted.
-//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
+//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour;
+//!   [`counts`]: a number with its noun.
 
 pub mod cli;
 pub mod commands;
 pub mod core_names;
+pub mod counts;
 pub mod error;
 pub mod kind;
 pub mod location;

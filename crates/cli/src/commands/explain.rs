@@ -108,7 +108,32 @@ pub fn free_slots(m: &Machine, v: &P2pVerdict) -> Vec<FreeSlot> {
     out
 }
 
+/// How good a verdict is for the transfer, to compare changes with it: a better map type
+/// (not supported, through the host bridge, bus addresses) at no greater distance, or the same
+/// map type at a smaller distance, is better.
+fn improves(now: (MapType, u32), then: (MapType, u32)) -> bool {
+    let rank = |t: MapType| match t {
+        MapType::NotSupported => 0,
+        MapType::ThruHostBridge => 1,
+        MapType::BusAddr => 2,
+    };
+    match rank(then.0).cmp(&rank(now.0)) {
+        std::cmp::Ordering::Greater => now.0 == MapType::NotSupported || then.1 <= now.1,
+        std::cmp::Ordering::Equal => then.1 < now.1,
+        std::cmp::Ordering::Less => false,
+    }
+}
+
+/// The kernel's levers applied to the verdict, keeping those that would improve it
+/// ([`improves`]): bus addresses below a switch at distance 4 is no offer to a pair allowed
+/// through the host bridge at distance 3.
 fn changes(m: &Machine, v: &P2pVerdict) -> Vec<Change> {
+    let mut out = levers(m, v);
+    out.retain(|c| improves((v.map_type, v.distance), (c.map_type, c.distance)));
+    out
+}
+
+fn levers(m: &Machine, v: &P2pVerdict) -> Vec<Change> {
     let mut out = Vec::new();
     if v.map_type == MapType::BusAddr || v.provider == v.client {
         return out;

@@ -11,6 +11,7 @@ use pci_topology::{
 
 use super::words;
 use crate::commands::explain::Explanation;
+use crate::counts::count;
 use crate::source::MachineSource;
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
 
@@ -270,7 +271,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
                 ),
                 (b, _) => words::bandwidth(b),
             },
-            format!("{} links, {} hops", q.links, q.hops),
+            format!("{}, {}", count(q.links, "link"), count(q.hops, "hop")),
         ];
         if let Some(l) = q.latency {
             parts.push(format!("≈{} ns (UCX estimate)", l.0));
@@ -325,11 +326,14 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
     if x.changes.is_empty() {
         let _ = writeln!(
             out,
-            "  nothing needed: {}",
+            "  {}",
             if v.provider == v.client {
-                "a device reaches its own memory"
+                "nothing needed: a device reaches its own memory"
+            } else if v.map_type == MapType::BusAddr {
+                "nothing needed: bus addresses are the best PCI route the kernel gives"
             } else {
-                "bus addresses are the best PCI route the kernel gives"
+                "nothing would improve it: with bus addresses below a common switch the devices \
+                 would be farther apart than they are now"
             }
         );
     }

@@ -198,7 +198,10 @@ pub fn render(m: &Machine, r: &Report) -> String {
             Verdict::Rejected(why) => {
                 let mut text = why.named(&names).to_string();
                 if let Some((p, cl)) = pci_pair(&r.bound, c) {
-                    text.push_str(&style::paint(DIM, format!(" (dmabuf-ic explain {p} {cl})")));
+                    text.push_str(&style::paint(
+                        DIM,
+                        format!(" ({} explain {p} {cl})", r.source.command()),
+                    ));
                 }
                 (style::paint(BAD, "rejected"), text)
             }

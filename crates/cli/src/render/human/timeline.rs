@@ -9,6 +9,7 @@ use pci_topology::{LinkEnd, Machine};
 
 use super::{negotiate, words};
 use crate::commands::simulate::{Report, acs_caveat};
+use crate::counts::count;
 use crate::simulation::bind::{Action, ApertureSpec};
 use crate::simulation::timeline::{Addresses, Effect, ImporterState, Step};
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
@@ -50,7 +51,8 @@ fn addresses(m: &Machine, r: &Report, a: &Addresses) -> String {
         None => format!("{space}, no range"),
     };
     if a.ranges.len() > 1 {
-        let _ = write!(s, " (and {} more ranges)", a.ranges.len() - 1);
+        let more = count((a.ranges.len() - 1) as u64, "more range");
+        let _ = write!(s, " (and {more})");
     }
     s
 }
@@ -117,10 +119,10 @@ fn links_words(m: &Machine, r: &Report, indices: &[usize]) -> Vec<String> {
             .collect();
         if let (Some(others), true, true) = (others, same_fabric, links.len() > 1) {
             return vec![format!(
-                "{} ↔ {} ({fabric}, {} bundles)",
+                "{} ↔ {} ({fabric}, {})",
                 end(&common),
                 others.join(", "),
-                links.len()
+                count(links.len() as u64, "bundle")
             )];
         }
     }
@@ -217,9 +219,9 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
             name(importer)
         )],
         Effect::Pinned { importer, pins } => vec![format!(
-            "{} pinned the buffer ({pins} pin{})",
+            "{} pinned the buffer ({})",
             name(importer),
-            if *pins == 1 { "" } else { "s" }
+            count(*pins, "pin")
         )],
         Effect::Unpinned { importer, pins } => {
             vec![format!("{} released a pin ({pins} left)", name(importer))]
@@ -347,12 +349,7 @@ fn importer_lines(m: &Machine, r: &Report, s: &ImporterState) -> (String, String
         }
     };
     if s.pins > 0 {
-        let _ = write!(
-            mapping,
-            " · {} pin{}",
-            s.pins,
-            if s.pins == 1 { "" } else { "s" }
-        );
+        let _ = write!(mapping, " · {}", count(s.pins, "pin"));
     } else if s.pinning {
         mapping.push_str(" · pins the buffer (static)");
     }
@@ -657,11 +654,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
         .filter(|s| s.refusal.is_some())
         .count();
     let (all, failed) = r.expectation_counts();
-    let mut summary = format!(
-        "{} event{} run ({refused} refused)",
-        events,
-        if events == 1 { "" } else { "s" }
-    );
+    let mut summary = format!("{} run ({refused} refused)", count(events as u64, "event"));
     match r.timeline.broken() {
         Some(s) => {
             let _ = write!(
@@ -670,8 +663,8 @@ pub fn render(m: &Machine, r: &Report) -> String {
                 style::paint(
                     BAD,
                     format!(
-                        "{} invariant(s) broken after #{}: stopped there",
-                        s.violations.len(),
+                        "{} broken after #{}: stopped there",
+                        count(s.violations.len() as u64, "invariant"),
                         r.timeline
                             .steps
                             .iter()
@@ -689,17 +682,17 @@ pub fn render(m: &Machine, r: &Report) -> String {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(
-                    GOOD,
-                    format!("{n} expectation{} met", if n == 1 { "" } else { "s" })
-                )
+                style::paint(GOOD, format!("{} met", count(n as u64, "expectation")))
             );
         }
         (n, f) => {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(BAD, format!("{f} of {n} expectations failed"))
+                style::paint(
+                    BAD,
+                    format!("{f} of {} failed", count(n as u64, "expectation"))
+                )
             );
         }
     }

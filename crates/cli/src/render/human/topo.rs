@@ -5,6 +5,7 @@ use std::fmt::Write;
 use pci_topology::{FunctionId, HostBridgeId, LinkEnd, Machine, RootDeviceUnknown};
 
 use super::words;
+use crate::counts::count;
 use crate::source::MachineSource;
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
 
@@ -44,15 +45,14 @@ fn header(out: &mut String, m: &Machine, source: &MachineSource) {
     );
     let _ = writeln!(
         out,
-        "{}      {} host bridge{}, {} functions ({} bridges, {} endpoints{})",
+        "{}      {}, {} ({}, {}{})",
         style::paint(LABEL, "pci"),
-        m.host_bridges().len(),
-        if m.host_bridges().len() == 1 { "" } else { "s" },
-        fns.len(),
-        bridges,
-        fns.len() - bridges,
+        count(m.host_bridges().len() as u64, "host bridge"),
+        count(fns.len() as u64, "function"),
+        count(bridges as u64, "bridge"),
+        count((fns.len() - bridges) as u64, "endpoint"),
         if vfs > 0 {
-            format!(", {vfs} virtual functions")
+            format!(", {}", count(vfs as u64, "virtual function"))
         } else {
             String::new()
         }
@@ -223,7 +223,7 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
         second.push(format!("virtual function of {}", m.name(pf)));
     }
     if let Some(n) = f.sriov_numvfs.filter(|&n| n > 0) {
-        second.push(format!("{n} virtual functions"));
+        second.push(count(n, "virtual function"));
     }
     if let Some(t) = f.trust.filter(|t| t.is_trusted()) {
         second.push(format!("importers trusted as {t}"));

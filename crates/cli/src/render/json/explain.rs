@@ -196,7 +196,7 @@ pub struct HostBridge {
 /// The CPU rule.
 #[derive(Serialize, Debug)]
 pub struct Cpu {
-    /// Vendor as text, or null.
+    /// `intel`, `amd`, `hygon`, another vendor string, or null (as in `topo`).
     pub vendor: Option<String>,
     /// Family, or null.
     pub family: Option<u32>,
@@ -395,10 +395,7 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
         disable_acs_redir: v.disable_acs_redir.clone(),
         host_bridge: v.host_bridge.as_ref().map(|h| host_bridge(m, h)),
         cpu: Cpu {
-            vendor: match &cpu.vendor {
-                pci_topology::CpuVendor::Unknown => None,
-                other => Some(other.to_string()),
-            },
+            vendor: vocab::cpu_vendor(&cpu.vendor),
             family: cpu.family,
             zen_rule: cpu.supports_p2pdma(),
             zen_rule_known: cpu.p2pdma_rule().is_some(),

@@ -1,6 +1,6 @@
 //! `topo --format json`: the machine (docs/json-output.md, "topo").
 
-use pci_topology::{CpuVendor, Function, FunctionId, HostBridgeId, LinkEnd, LinkStatus, Machine};
+use pci_topology::{Function, FunctionId, HostBridgeId, LinkEnd, LinkStatus, Machine};
 use serde::Serialize;
 
 use super::vocab::{self, Source};
@@ -286,7 +286,7 @@ fn function(m: &Machine, id: FunctionId, f: &Function) -> FunctionOut {
             .iter()
             .map(|b| BarOut {
                 index: b.index,
-                start: format!("{:#x}", b.start),
+                start: vocab::address(b.start),
                 size: b.size(),
                 memory: b.is_memory(),
                 prefetchable: b.is_prefetchable(),
@@ -309,13 +309,7 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
     Topo {
         source: Source::of(source),
         cpu: Cpu {
-            vendor: match &cpu.vendor {
-                CpuVendor::Intel => Some("intel".to_owned()),
-                CpuVendor::Amd => Some("amd".to_owned()),
-                CpuVendor::Hygon => Some("hygon".to_owned()),
-                CpuVendor::Other(s) => Some(s.clone()),
-                CpuVendor::Unknown => None,
-            },
+            vendor: vocab::cpu_vendor(&cpu.vendor),
             family: cpu.family,
             model: cpu.model,
             model_name: cpu.model_name.clone(),
