@@ -13,11 +13,13 @@
 //! - [`picture`]: pictures of a machine, as Graphviz DOT and as SVG drawn by the program itself,
 //!   with an optional route highlighted.
 //! - [`limits`]: what the command line refuses as too large, on top of the loaders' limits.
-//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
+//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour;
+//!   [`counts`]: a number with its noun.
 
 pub mod cli;
 pub mod commands;
 pub mod core_names;
+pub mod counts;
 pub mod error;
 pub mod kind;
 pub mod limits;

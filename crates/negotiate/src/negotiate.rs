@@ -156,8 +156,9 @@ impl<'t> Agreement<'t> {
     /// The chosen candidate.
     pub fn chosen(&self) -> &'t Candidate {
         let table: &'t [Candidate] = self.table;
-        // `chosen < table.len()` is established by `negotiate`.
-        &table[self.chosen]
+        // `chosen < table.len()` is established by `negotiate`; `get` keeps a panic path out of
+        // kernel builds.
+        table.get(self.chosen).unwrap_or(&Candidate::VACANT)
     }
 
     /// Every candidate, in list order: exporter order, then importer order.
@@ -253,15 +254,25 @@ impl<'t> Ranked<'t> {
         let position = self.next?;
         let current = self.table.get(position)?;
         self.remaining = self.remaining.saturating_sub(1);
-        // The next one is the best of those ranked after the current one.
+        // The next one is the best of those ranked after the current one. An index loop over a
+        // bounded range: iterator adaptors (`enumerate`, `zip`) keep overflow-checked counters,
+        // which a kernel build (overflow checks on) would keep as a panic path.
         let policy = self.policy;
-        self.next = self
-            .table
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.is_accepted() && rank(policy, c, current) == Ordering::Greater)
-            .min_by(|(_, a), (_, b)| rank(policy, a, b))
-            .map(|(k, _)| k);
+        let mut next: Option<usize> = None;
+        for k in 0..self.table.len() {
+            let Some(c) = self.table.get(k) else { break };
+            if !c.is_accepted() || rank(policy, c, current) != Ordering::Greater {
+                continue;
+            }
+            let better = match next.and_then(|n| self.table.get(n)) {
+                None => true,
+                Some(best) => rank(policy, c, best) == Ordering::Less,
+            };
+            if better {
+                next = Some(k);
+            }
+        }
+        self.next = next;
         Some(position)
     }
 }
@@ -473,9 +484,11 @@ impl<'f> Negotiator<'f> {
         let policy = self.policy;
         let mut accepted = 0usize;
         let mut best: Option<(usize, Quality)> = None;
-        let mut slots = table.iter_mut().enumerate();
-        for (ei, e) in (0u16..).zip(exporter) {
-            for (ii, i) in (0u16..).zip(importer) {
+        // Bounded ranges, not `enumerate()` or `0u16..`, whose counters are overflow-checked:
+        // a kernel build (overflow checks on) would keep that as a panic path.
+        let mut slots = (0..needed).zip(table.iter_mut());
+        for (ei, e) in (0..=u16::MAX).zip(exporter) {
+            for (ii, i) in (0..=u16::MAX).zip(importer) {
                 let Some((k, slot)) = slots.next() else {
                     break;
                 };
@@ -501,7 +514,8 @@ impl<'f> Negotiator<'f> {
                         slot.verdict = Verdict::Vetoed { route, reason };
                         continue;
                     }
-                    accepted += 1;
+                    // At most one per table slot: it cannot saturate.
+                    accepted = accepted.saturating_add(1);
                     let quality = route.quality();
                     let better = match (policy, best) {
                         (_, None) => true,

@@ -414,7 +414,7 @@ fn pair_report_has_what_the_matrix_json_needs() {
     assert_eq!(r.class(), NvClass::Pxb);
     assert_eq!(r.bandwidth_gbps(), Some(3.938));
     assert!(
-        r.reasons.iter().any(|x| x.contains("bottleneck 3.93 GB/s")),
+        r.reasons.iter().any(|x| x.contains("bottleneck 3.94 GB/s")),
         "{:?}",
         r.reasons
     );

@@ -17,6 +17,7 @@ use crate::limits::MAX_CANDIDATES;
 use crate::output::OutputFormat;
 use crate::render;
 use crate::scenario::{Bound, MemorySpec, Scenario};
+use crate::scenario_file::load_machine;
 use crate::source::MachineSource;
 
 /// The answer.
@@ -170,10 +171,7 @@ pub fn run(
         return Err(super::unsupported("negotiate", format));
     }
     let scenario = Scenario::read(&args.scenario)?;
-    let source = source
-        .or_else(|| scenario.machine.clone())
-        .unwrap_or(MachineSource::Live);
-    let loaded = source.load()?;
+    let (source, loaded) = load_machine(source, scenario.machine.as_ref())?;
     let m = loaded.machine;
     let bound = scenario.bind(&m)?;
     let mut notes = loaded.warnings;

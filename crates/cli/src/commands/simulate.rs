@@ -13,10 +13,12 @@ use pci_topology::{FunctionId, Machine, MapType};
 use crate::cli::SimulateArgs;
 use crate::commands::Outcome;
 use crate::core_names::MachineNames;
+use crate::counts::count;
 use crate::error::{CliError, Exit};
 use crate::limits::MAX_SIMULATION_STATES;
 use crate::output::OutputFormat;
 use crate::render;
+use crate::scenario_file::load_machine;
 use crate::simulation::{Bound, Simulation, Timeline, engine};
 use crate::source::MachineSource;
 
@@ -161,8 +163,8 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
         return (
             Exit::InvariantBroken,
             Some(format!(
-                "{} invariant(s) broken {at}; the simulation stopped there",
-                step.violations.len()
+                "{} broken {at}; the simulation stopped there",
+                count(step.violations.len() as u64, "invariant")
             )),
         );
     }
@@ -180,7 +182,10 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
             });
         return (
             Exit::ExpectationFailed,
-            Some(format!("{failed} of {all} expectation(s) failed{first}")),
+            Some(format!(
+                "{failed} of {} failed{first}",
+                count(all as u64, "expectation")
+            )),
         );
     }
     (Exit::Ok, None)
@@ -230,10 +235,7 @@ pub fn run(
         return Err(super::unsupported("simulate", format));
     }
     let simulation = Simulation::read(&args.scenario)?;
-    let source = source
-        .or_else(|| simulation.machine.clone())
-        .unwrap_or(MachineSource::Live);
-    let loaded = source.load()?;
+    let (source, loaded) = load_machine(source, simulation.machine.as_ref())?;
     let m = loaded.machine;
     let bound = simulation.bind(&m)?;
     check_size(&simulation.path, &bound)?;
@@ -431,7 +433,7 @@ map = "peer"
         assert_eq!(out.exit.code(), 5);
         let note = out.notes.join("\n");
         assert!(
-            note.contains("1 of 2 expectation(s) failed")
+            note.contains("1 of 2 expectations failed")
                 && note.contains("peer mapping: expected valid, found stale"),
             "{note}"
         );

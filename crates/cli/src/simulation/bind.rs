@@ -535,6 +535,15 @@ impl Simulation {
             .negotiation(ranking);
         for (spec, rp) in placements.iter().zip(&raw.placement) {
             policy = match &rp.get_ref().offers {
+                // The core's defaults leave out what no window addresses. A window the buffer
+                // lies outside of is the file's mistake, not a choice: offering through every
+                // window makes `validate` name it (simulation-format.md).
+                None if spec.memory == "vram" => {
+                    let mut offerings = vec![Offering::Vram];
+                    offerings.extend(spec.fabrics.iter().map(|w| Offering::PrivateIova(w.fabric)));
+                    offerings.extend(spec.aperture.map(|_| Offering::DmaAddr));
+                    policy.place_with(spec.placement, offerings)
+                }
                 None => policy.place(spec.placement, size),
                 Some(list) => {
                     let mut offerings = Vec::new();

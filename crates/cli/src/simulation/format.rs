@@ -12,8 +12,7 @@ use toml::Spanned;
 
 use crate::error::CliError;
 use crate::offers::{INTERCONNECTS, RawOffer, Side, check_shape, closest};
-use crate::scenario_file::{RawMachine, ScenarioFile};
-use crate::source::MachineSource;
+use crate::scenario_file::{NamedMachine, RawMachine, ScenarioFile};
 
 /// Where the format is documented, for error notes.
 pub const DOC: &str = "the simulation format is described in docs/simulation-format.md";
@@ -287,7 +286,7 @@ pub struct Simulation {
     /// Its description.
     pub description: Option<String>,
     /// The machine it names; `None`: the live machine.
-    pub machine: Option<MachineSource>,
+    pub machine: Option<NamedMachine>,
     pub(crate) file: ScenarioFile,
     pub(crate) raw: RawSimulation,
 }

@@ -41,6 +41,7 @@ fn function(
 pub fn small() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Amd,
         family: Some(0x19),
         model: Some(1),
@@ -189,6 +190,7 @@ pub fn small() -> Machine {
 pub fn dgx2_like() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Intel,
         family: Some(6),
         model: Some(85),
@@ -372,6 +374,7 @@ pub fn dgx2_like() -> Machine {
 pub fn power8_like() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Other("IBM".to_owned()),
         family: None,
         model: None,

@@ -17,9 +17,11 @@
 //!   bus number is not in the file; the loader takes the highest bus number below the `cpu`'s
 //!   lowest top-level bus that no function in the file uses (a root bus is numbered below the
 //!   buses behind it), so that no listed function appears to be the host bridge's own device:
-//!   the whitelist check then has no device, as it truly has none in the file. `affinity` (a
-//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`]; `vendor`,
-//!   `familyid` (decimal) and `modelid` of the first `cpu` become the machine's [`CpuInfo`].
+//!   the whitelist check then has no device, as it truly has none in the file, and the host
+//!   bridge is marked [`root_bus_complete`](HostBridge::root_bus_complete)` = false`: the
+//!   device Linux would check is unknown, not absent. `arch`, `vendor`, `familyid` and
+//!   `modelid` of the first `cpu` become the machine's [`CpuInfo`]. `affinity` (a
+//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`].
 //! - **`pci`**: a [`Function`] at `busid` under the enclosing `pci` (or the `cpu`'s host
 //!   bridge); one holding `pci` elements is a bridge (header type 1) even without a class. With
 //!   `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
@@ -64,8 +66,8 @@ use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, parse_hex, read_text};
 use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, Upstream,
 };
 use crate::pci::{Bdf, ClassCode, LinkSpeed, LinkStatus};
 
@@ -335,6 +337,8 @@ pub fn parse_nccl_xml_with_warnings(
         taken.insert((key.1, bus));
         let mut hb = HostBridge::new(key.1, bus);
         hb.numa_node = cpus.get(key.0).and_then(|c| c.numa);
+        // NCCL lists no root-bus function: the device the whitelist check reads is unknown.
+        hb.root_bus_complete = false;
         cpu_hb.insert(key, b.host_bridge(hb));
     }
     let mut ids: Vec<FunctionId> = Vec::with_capacity(raws.len());
@@ -363,9 +367,11 @@ pub fn parse_nccl_xml_with_warnings(
     let mut own_hb: HashMap<(u32, u8), HostBridgeId> = HashMap::new();
     for (bdf, class) in extra {
         let key = (bdf.domain, bdf.bus);
-        let h = *own_hb
-            .entry(key)
-            .or_insert_with(|| b.host_bridge(HostBridge::new(bdf.domain, bdf.bus)));
+        let h = *own_hb.entry(key).or_insert_with(|| {
+            let mut hb = HostBridge::new(bdf.domain, bdf.bus);
+            hb.root_bus_complete = false;
+            b.host_bridge(hb)
+        });
         let mut f = Function::new(bdf, Upstream::HostBridge(h));
         f.listed = false;
         f.class = Some(ClassCode(class));
@@ -507,6 +513,7 @@ fn read_cpu(doc: &Doc<'_>, c: &Element) -> Result<CpuInfo, LoadError> {
         }
     };
     Ok(CpuInfo {
+        arch: c.value("arch").map(CpuArch::from_name),
         vendor: c
             .value("vendor")
             .map_or(CpuVendor::Unknown, CpuVendor::from_vendor_id),

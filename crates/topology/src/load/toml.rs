@@ -28,8 +28,8 @@ use serde::Deserialize;
 use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
 use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, PrivateFabric, PrivateLink, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,
 };
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 use crate::whitelist::{Whitelist, WhitelistEntry};
@@ -60,6 +60,7 @@ struct FileT {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CpuT {
+    arch: Option<String>,
     vendor: Option<String>,
     family: Option<u32>,
     model: Option<u32>,
@@ -90,6 +91,7 @@ struct EntryT {
 struct HostBridgeT {
     name: Spanned<String>,
     numa_node: Option<u32>,
+    root_bus_complete: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +263,7 @@ impl Reader<'_> {
         b.iommu_groups_known(file.iommu_groups_known);
         if let Some(c) = file.cpu {
             b.cpu(CpuInfo {
+                arch: c.arch.as_deref().map(CpuArch::from_name),
                 vendor: c.vendor.as_deref().map_or(CpuVendor::Unknown, vendor_of),
                 family: c.family,
                 model: c.model,
@@ -286,6 +289,7 @@ impl Reader<'_> {
             }
             let mut hb = HostBridge::new(key.0, key.1);
             hb.numa_node = h.numa_node;
+            hb.root_bus_complete = h.root_bus_complete.unwrap_or(true);
             hbs.insert(key, b.host_bridge(hb));
         }
         // Functions: addresses first, so that parents and physfns may refer forward.

@@ -83,6 +83,9 @@ pub fn to_toml(m: &Machine) -> String {
     let cpu = m.cpu();
     if *cpu != crate::machine::CpuInfo::default() {
         let _ = writeln!(w, "\n[cpu]");
+        if let Some(a) = &cpu.arch {
+            let _ = writeln!(w, "arch = {}", s(a.name()));
+        }
         if let Some(v) = vendor_lit(&cpu.vendor) {
             let _ = writeln!(w, "vendor = {v}");
         }
@@ -121,6 +124,9 @@ pub fn to_toml(m: &Machine) -> String {
         let _ = writeln!(w, "\n[[host_bridge]]\nname = {}", s(&hb.sysfs_name()));
         if let Some(n) = hb.numa_node {
             let _ = writeln!(w, "numa_node = {n}");
+        }
+        if !hb.root_bus_complete {
+            let _ = writeln!(w, "root_bus_complete = false");
         }
     }
     for f in m.functions() {

@@ -9,6 +9,7 @@ use pci_topology::{LinkEnd, Machine};
 
 use super::{negotiate, words};
 use crate::commands::simulate::{Report, acs_caveat};
+use crate::counts::count;
 use crate::limits::MAX_IMPORTERS_SHOWN;
 use crate::simulation::bind::{Action, ApertureSpec};
 use crate::simulation::timeline::{Addresses, Effect, ImporterState, Step};
@@ -51,7 +52,8 @@ fn addresses(m: &Machine, r: &Report, a: &Addresses) -> String {
         None => format!("{space}, no range"),
     };
     if a.ranges.len() > 1 {
-        let _ = write!(s, " (and {} more ranges)", a.ranges.len() - 1);
+        let more = count((a.ranges.len() - 1) as u64, "more range");
+        let _ = write!(s, " (and {more})");
     }
     s
 }
@@ -118,10 +120,10 @@ fn links_words(m: &Machine, r: &Report, indices: &[usize]) -> Vec<String> {
             .collect();
         if let (Some(others), true, true) = (others, same_fabric, links.len() > 1) {
             return vec![format!(
-                "{} ↔ {} ({fabric}, {} bundles)",
+                "{} ↔ {} ({fabric}, {})",
                 end(&common),
                 others.join(", "),
-                links.len()
+                count(links.len() as u64, "bundle")
             )];
         }
     }
@@ -218,9 +220,9 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
             name(importer)
         )],
         Effect::Pinned { importer, pins } => vec![format!(
-            "{} pinned the buffer ({pins} pin{})",
+            "{} pinned the buffer ({})",
             name(importer),
-            if *pins == 1 { "" } else { "s" }
+            count(*pins, "pin")
         )],
         Effect::Unpinned { importer, pins } => {
             vec![format!("{} released a pin ({pins} left)", name(importer))]
@@ -348,12 +350,7 @@ fn importer_lines(m: &Machine, r: &Report, s: &ImporterState) -> (String, String
         }
     };
     if s.pins > 0 {
-        let _ = write!(
-            mapping,
-            " · {} pin{}",
-            s.pins,
-            if s.pins == 1 { "" } else { "s" }
-        );
+        let _ = write!(mapping, " · {}", count(s.pins, "pin"));
     } else if s.pinning {
         mapping.push_str(" · pins the buffer (static)");
     }
@@ -387,6 +384,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
         &r.scenario,
         r.description.as_deref(),
         &r.source.describe(),
+        m,
     );
     let policy = b.policy.negotiation_policy();
     let _ = writeln!(
@@ -601,10 +599,13 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, before: Option<&Step>, out:
     if !every {
         let mut rest = Vec::new();
         if not_shown > 0 {
-            rest.push(format!("{not_shown} more changed"));
+            rest.push(format!(
+                "{} changed",
+                count(not_shown as u64, "more importer")
+            ));
         }
         if unchanged > 0 {
-            rest.push(format!("{unchanged} unchanged"));
+            rest.push(format!("{} unchanged", count(unchanged as u64, "importer")));
         }
         if !rest.is_empty() {
             let _ = writeln!(
@@ -612,10 +613,7 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, before: Option<&Step>, out:
                 "{pad}{}",
                 style::paint(
                     DIM,
-                    format!(
-                        "({} importers; --format json has every state)",
-                        rest.join(", ")
-                    )
+                    format!("({}; --format json has every state)", rest.join(", "))
                 )
             );
         }
@@ -695,11 +693,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
         .filter(|s| s.refusal.is_some())
         .count();
     let (all, failed) = r.expectation_counts();
-    let mut summary = format!(
-        "{} event{} run ({refused} refused)",
-        events,
-        if events == 1 { "" } else { "s" }
-    );
+    let mut summary = format!("{} run ({refused} refused)", count(events as u64, "event"));
     match r.timeline.broken() {
         Some(s) => {
             let _ = write!(
@@ -708,8 +702,8 @@ pub fn render(m: &Machine, r: &Report) -> String {
                 style::paint(
                     BAD,
                     format!(
-                        "{} invariant(s) broken after #{}: stopped there",
-                        s.violations.len(),
+                        "{} broken after #{}: stopped there",
+                        count(s.violations.len() as u64, "invariant"),
                         r.timeline
                             .steps
                             .iter()
@@ -727,17 +721,17 @@ pub fn render(m: &Machine, r: &Report) -> String {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(
-                    GOOD,
-                    format!("{n} expectation{} met", if n == 1 { "" } else { "s" })
-                )
+                style::paint(GOOD, format!("{} met", count(n as u64, "expectation")))
             );
         }
         (n, f) => {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(BAD, format!("{f} of {n} expectations failed"))
+                style::paint(
+                    BAD,
+                    format!("{f} of {} failed", count(n as u64, "expectation"))
+                )
             );
         }
     }
