@@ -37,6 +37,7 @@ pub mod fabric;
 pub mod limits;
 pub mod load;
 pub mod machine;
+pub mod nvlink;
 pub mod p2pdma;
 pub mod pci;
 pub mod quality;

@@ -438,10 +438,14 @@ pub struct PrivateLink {
     pub a: LinkEnd,
     /// The other end.
     pub b: LinkEnd,
-    /// Bandwidth of **one** link, one direction, if known; the bundle carries `count` times it.
+    /// Bandwidth of **one** link, one direction, if known: the hardware's figure (the route
+    /// model uses it); the bundle carries `count` times it.
     pub bandwidth: Option<Bandwidth>,
     /// Latency of a hop over the link, if known.
     pub latency: Option<Latency>,
+    /// NCCL's own figure for one link, one direction, when the source is an NCCL file: what
+    /// NCCL plans with (lower than the hardware's), never used as the link's bandwidth.
+    pub nccl_bandwidth: Option<Bandwidth>,
     /// Number of parallel links.
     pub count: u16,
     /// Whether the links are up.

@@ -116,8 +116,13 @@ fn every_hwloc_and_nccl_file_loads() {
             assert_eq!(l.count, 2);
             assert_eq!(
                 l.bandwidth,
+                Some(Bandwidth(25_000)),
+                "SM80, NVLink 3: 25 GB/s per link and direction"
+            );
+            assert_eq!(
+                l.nccl_bandwidth,
                 Some(Bandwidth(20_000)),
-                "SM80: 20 GB/s per link"
+                "NCCL's SM80 figure"
             );
         }
         assert_eq!(m.links().len(), 6 * expected, "{name}");
@@ -264,8 +269,8 @@ fn a100_gpus_prefer_their_nvlink_to_pcie() {
         .unwrap();
     assert!(agreement.chosen().interconnect.is(&PRIVATE_IOVA));
     assert_eq!(agreement.route().kind, RouteKind::PrivateLink(nvlink));
-    // Through six NVSwitches, two links each at 20 GB/s.
-    assert_eq!(agreement.route().bandwidth, Some(Bandwidth(6 * 2 * 20_000)));
+    // Through six NVSwitches, two links each at 25 GB/s (A100: 12 links, 300 GB/s a way).
+    assert_eq!(agreement.route().bandwidth, Some(Bandwidth(6 * 2 * 25_000)));
     // PCIe was a real alternative: the dma-addr candidate was accepted too, over bus addresses.
     let pci = agreement
         .candidates()

@@ -271,6 +271,7 @@ fn gpus() -> (Machine, Vec<FunctionId>, FabricId, FabricId) {
         b: LinkEnd::Function(b),
         bandwidth: Some(Bandwidth(25_000)),
         latency: Some(Latency(100)),
+        nccl_bandwidth: None,
         count,
         up,
     };
@@ -288,6 +289,7 @@ fn gpus() -> (Machine, Vec<FunctionId>, FabricId, FabricId) {
         b: LinkEnd::Cpu { numa_node: Some(0) },
         bandwidth: None,
         latency: None,
+        nccl_bandwidth: None,
         count: 1,
         up: true,
     });

@@ -268,6 +268,7 @@ fn everything() -> Machine {
         b: LinkEnd::Function(sw),
         bandwidth: Some(Bandwidth(40_100)),
         latency: Some(Latency(250)),
+        nccl_bandwidth: Some(Bandwidth(20_600)),
         count: 18,
         up: false,
     });
@@ -277,6 +278,7 @@ fn everything() -> Machine {
         b: LinkEnd::Cpu { numa_node: Some(7) },
         bandwidth: None,
         latency: None,
+        nccl_bandwidth: None,
         count: 1,
         up: true,
     });
@@ -286,6 +288,7 @@ fn everything() -> Machine {
         b: LinkEnd::Cpu { numa_node: Some(0) },
         bandwidth: Some(Bandwidth(0)),
         latency: Some(Latency(0)),
+        nccl_bandwidth: None,
         count: 0,
         up: true,
     });
@@ -321,6 +324,7 @@ fn a_machine_using_every_attribute_round_trips() {
         "iommu_groups_known = true",
         "release = \"vendor tree\"",
         "arch = \"arm\"",
+        "nccl_bandwidth = 20600",
         "root_bus_complete = false",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");

@@ -294,6 +294,7 @@ mod tests {
             b: LinkEnd::Function(g1),
             bandwidth: Some(Bandwidth(25_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 4,
             up: true,
         });

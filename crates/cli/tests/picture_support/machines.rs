@@ -175,6 +175,7 @@ pub fn small() -> Machine {
         b: LinkEnd::Function(gpu1),
         bandwidth: Some(Bandwidth(25_000)),
         latency: None,
+        nccl_bandwidth: None,
         count: 12,
         up: true,
     });
@@ -350,6 +351,7 @@ pub fn dgx2_like() -> Machine {
                 b: LinkEnd::Function(s),
                 bandwidth: Some(Bandwidth(25_000)),
                 latency: None,
+                nccl_bandwidth: None,
                 count: 1,
                 up: true,
             });
@@ -362,6 +364,7 @@ pub fn dgx2_like() -> Machine {
             b: LinkEnd::Function(nvswitches[s + 6]),
             bandwidth: Some(Bandwidth(25_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 8,
             up: true,
         });
@@ -415,6 +418,7 @@ pub fn power8_like() -> Machine {
             b: LinkEnd::Function(gpus[pair.1]),
             bandwidth: Some(Bandwidth(20_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 2,
             up: true,
         });
@@ -428,6 +432,7 @@ pub fn power8_like() -> Machine {
             },
             bandwidth: Some(Bandwidth(20_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 2,
             up: true,
         });

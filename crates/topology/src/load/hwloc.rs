@@ -503,6 +503,7 @@ impl<'a> Loader<'a> {
                     a,
                     b,
                     bandwidth: Some(Bandwidth(u32::try_from(bw).unwrap_or(u32::MAX))),
+                    nccl_bandwidth: None,
                     count: 1,
                 });
             }

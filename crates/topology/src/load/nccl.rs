@@ -32,9 +32,12 @@
 //!   (hwloc's name for the same GPU).
 //! - **`nic`/`net`**: each `net` `name` (`mlx5_0`, `mlx5_bond_0`) is an OS device of the `pci`.
 //!   A `nic` directly under a `cpu` (no PCI function) is not modelled.
-//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks of the bandwidth NCCL uses
-//!   for the GPU's `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6, SM100 40.1 GB/s per
-//!   link and direction; below SM60 NCCL's default, SM80's). Targets are classified as NCCL
+//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks whose bandwidth is the
+//!   hardware's for the GPU's `sm` (one link, one direction: SM60 20, SM70 and SM75 25, SM80
+//!   25, SM86 14.06, SM90 25, SM100 50 GB/s; [`crate::nvlink`]), unknown for another `sm`; the
+//!   figure NCCL plans with for that `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6,
+//!   SM100 40.1 GB/s; below SM60 NCCL's default, SM80's) is kept beside it as
+//!   [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth), labelled as NCCL's. Targets are classified as NCCL
 //!   does: class `0x03....` a GPU (the two directions listed by both GPUs are one bundle),
 //!   `0x068001` the GPU's own CPU socket ([`LinkEnd::Cpu`]), anything else an NVSwitch.
 //!   **NVSwitches are PCI functions** that usually appear nowhere else in the file: each target
@@ -82,7 +85,9 @@ const HIDDEN_TARGETS: [&str; 2] = ["fffffff:ffff:ff", "fffffff:ff:ff.0"];
 /// NCCL's class for an NVSwitch.
 const NVSWITCH_CLASS: u32 = 0x068000;
 
-/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s.
+/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s: NCCL's
+/// planning figure, kept as [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth);
+/// the link's bandwidth is the hardware's ([`crate::nvlink`]).
 pub const fn nvlink_bandwidth(sm: u32) -> Bandwidth {
     Bandwidth(if sm >= 100 {
         40_100
@@ -213,7 +218,9 @@ pub fn parse_nccl_xml_with_warnings(
         from: usize,
         target: Target,
         count: u16,
+        /// The hardware's figure for the GPU's generation, and NCCL's.
         bandwidth: Option<Bandwidth>,
+        nccl_bandwidth: Option<Bandwidth>,
         at: &'e Attr<'e>,
     }
     enum Target {
@@ -271,7 +278,10 @@ pub fn parse_nccl_xml_with_warnings(
                     from: i,
                     target,
                     count,
-                    bandwidth: sm.map(nvlink_bandwidth),
+                    bandwidth: sm
+                        .and_then(crate::nvlink::of_compute_capability)
+                        .map(|g| g.per_link),
+                    nccl_bandwidth: sm.map(nvlink_bandwidth),
                     at: t,
                 });
             }
@@ -445,6 +455,7 @@ pub fn parse_nccl_xml_with_warnings(
             a: LinkEnd::Function(from),
             b: to,
             bandwidth: p.bandwidth,
+            nccl_bandwidth: p.nccl_bandwidth,
             count: p.count,
         });
     }
@@ -458,6 +469,7 @@ pub fn parse_nccl_xml_with_warnings(
                     numa_node: cpu_of(i),
                 },
                 bandwidth: bw,
+                nccl_bandwidth: None,
                 count,
             })
         })
@@ -674,7 +686,12 @@ mod tests {
         let nv: Vec<_> = m.links().iter().filter(|l| l.fabric.0 == 0).collect();
         assert_eq!(nv.len(), 3);
         assert_eq!(nv[0].count, 4);
-        assert_eq!(nv[0].bandwidth, Some(Bandwidth(20_600)));
+        assert_eq!(nv[0].bandwidth, Some(Bandwidth(25_000)), "NVLink 4");
+        assert_eq!(
+            nv[0].nccl_bandwidth,
+            Some(Bandwidth(20_600)),
+            "NCCL's SM90 figure"
+        );
         assert_eq!(m.fabrics().len(), 2);
         assert_eq!(m.fabrics()[1].kind, LinkKind::Other("NVLink-C2C".into()));
         let c2c = m.links().iter().find(|l| l.fabric.0 == 1).unwrap();

@@ -164,6 +164,7 @@ struct LinkT {
     b: Spanned<String>,
     count: Option<u16>,
     bandwidth: Option<Spanned<Value>>,
+    nccl_bandwidth: Option<Spanned<Value>>,
     latency_ns: Option<u32>,
     up: Option<bool>,
 }
@@ -498,6 +499,10 @@ impl Reader<'_> {
                 b: end(&l.b)?,
                 bandwidth,
                 latency: l.latency_ns.map(Latency),
+                nccl_bandwidth: match &l.nccl_bandwidth {
+                    Some(v) => Some(self.bandwidth(v)?),
+                    None => None,
+                },
                 count: l.count.unwrap_or(1),
                 up: l.up.unwrap_or(true),
             });

@@ -162,6 +162,9 @@ pub fn to_toml(m: &Machine) -> String {
         if let Some(bw) = l.bandwidth {
             let _ = writeln!(w, "bandwidth = {}  # MB/s, one link, one direction", bw.0);
         }
+        if let Some(bw) = l.nccl_bandwidth {
+            let _ = writeln!(w, "nccl_bandwidth = {}  # MB/s, NCCL's figure", bw.0);
+        }
         if let Some(lat) = l.latency {
             let _ = writeln!(w, "latency_ns = {}", lat.0);
         }

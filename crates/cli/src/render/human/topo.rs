@@ -285,6 +285,10 @@ fn private_links(out: &mut String, m: &Machine) {
             let total = l
                 .total_bandwidth()
                 .map_or_else(String::new, |b| format!(", {b} in all"));
+            let nccl = l.nccl_bandwidth.map_or_else(String::new, |b| {
+                style::paint(DIM, format!(" (NCCL's figure: {b} each)"))
+            });
+            let total = format!("{total}{nccl}");
             let latency = l.latency.map_or_else(String::new, |x| format!(" · {x}"));
             let state = if l.up {
                 style::paint(GOOD, "up")

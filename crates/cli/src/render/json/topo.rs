@@ -207,10 +207,13 @@ pub struct PrivateLinkOut {
     pub b: String,
     /// Parallel links.
     pub count: u16,
-    /// Per link, per direction, GB/s, or null.
+    /// Per link, per direction, GB/s: the hardware's figure, or null.
     pub bandwidth_gbps: Option<f64>,
     /// Whole bundle, or null.
     pub total_bandwidth_gbps: Option<f64>,
+    /// NCCL's own figure per link, per direction (what NCCL plans with), when the source is an
+    /// NCCL file; null otherwise.
+    pub nccl_bandwidth_gbps: Option<f64>,
     /// Latency in ns, or null.
     pub latency_ns: Option<u32>,
     /// Up.
@@ -358,6 +361,7 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
                         count: l.count,
                         bandwidth_gbps: l.bandwidth.map(vocab::gbps),
                         total_bandwidth_gbps: l.total_bandwidth().map(vocab::gbps),
+                        nccl_bandwidth_gbps: l.nccl_bandwidth.map(vocab::gbps),
                         latency_ns: l.latency.map(|x| x.0),
                         up: l.up,
                     })
