@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use crate::error::CliError;
+use crate::limits::SCENARIO_FILE;
 use crate::location;
 use crate::source::{Loaded, MachineSource};
 
@@ -93,8 +94,17 @@ pub fn load_machine(
 impl ScenarioFile {
     /// Reads a file; `what` names it in the error (`scenario`, `simulation`).
     pub fn read(path: &Path, what: &str) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::input(format!("cannot read {what} {}: {e}", path.display())))?;
+        let bytes = pci_topology::load::read_file(path, &SCENARIO_FILE)
+            .map_err(|e| CliError::input(format!("cannot read {what} {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let good = String::from_utf8_lossy(&e.as_bytes()[..at]);
+            CliError::input(format!(
+                "{}: expected UTF-8 text, found the byte {:#04x}",
+                location::at(path, &good, at),
+                e.as_bytes().get(at).copied().unwrap_or(0)
+            ))
+        })?;
         Ok(Self {
             path: path.to_owned(),
             text,

@@ -3,7 +3,7 @@
 //! states them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dmabuf_negotiate::{
     Agreed, AttachmentId, DeviceId, FabricId, Names, OpaqueNames, Placement, RouteKind,
@@ -15,6 +15,7 @@ use crate::commands::Outcome;
 use crate::core_names::MachineNames;
 use crate::counts::count;
 use crate::error::{CliError, Exit};
+use crate::limits::MAX_SIMULATION_STATES;
 use crate::output::OutputFormat;
 use crate::render;
 use crate::scenario_file::load_machine;
@@ -207,6 +208,23 @@ pub fn finish(
     Ok(Outcome { text, exit, notes })
 }
 
+/// Refuses a simulation that would record more than [`MAX_SIMULATION_STATES`] importer states
+/// before it runs.
+fn check_size(path: &Path, bound: &Bound) -> Result<(), CliError> {
+    let (importers, steps) = (bound.importers.len(), bound.events.len() + 1);
+    let states = importers.saturating_mul(steps);
+    if states <= MAX_SIMULATION_STATES {
+        return Ok(());
+    }
+    Err(CliError::input(format!(
+        "{}: {importers} importers over {} events would record {states} importer states; at \
+         most {MAX_SIMULATION_STATES} are recorded (docs/cli.md, Limits)",
+        path.display(),
+        steps - 1
+    ))
+    .note("split the timeline into several simulations, or follow fewer importers"))
+}
+
 /// Reads the scenario, loads its machine, runs the timeline and renders.
 pub fn run(
     source: Option<MachineSource>,
@@ -220,6 +238,7 @@ pub fn run(
     let (source, loaded) = load_machine(source, simulation.machine.as_ref())?;
     let m = loaded.machine;
     let bound = simulation.bind(&m)?;
+    check_size(&simulation.path, &bound)?;
     let mut notes = loaded.warnings;
     notes.extend(bound.warnings.iter().cloned());
     let timeline = engine::run(&m, &bound)?;

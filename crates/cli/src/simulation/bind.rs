@@ -17,7 +17,7 @@ use pci_topology::{Bdf, CpuVendor, Function, FunctionId, Machine};
 use toml::Spanned;
 
 use super::expect::{Expectation, What};
-use super::format::{RawAperture, RawEvent, RawExpect, RawPlacement, Simulation, named};
+use super::format::{Declared, RawAperture, RawEvent, RawExpect, RawPlacement, Simulation, named};
 use super::links;
 use crate::core_names::MachineNames;
 use crate::error::CliError;
@@ -611,7 +611,7 @@ impl Simulation {
         }
 
         // Events.
-        let importer_names: Vec<&str> = importers.iter().map(|i| i.name.as_str()).collect();
+        let importer_names = Declared::new(importers.iter().map(|i| i.name.as_str()));
         let placement_names = names(&placements);
         let mut events = Vec::new();
         for re in &raw.event {
@@ -655,16 +655,16 @@ impl Simulation {
     }
 }
 
-fn names(placements: &[PlacementSpec]) -> Vec<&str> {
-    placements.iter().map(|p| p.name.as_str()).collect()
+fn names(placements: &[PlacementSpec]) -> Declared<'_> {
+    Declared::new(placements.iter().map(|p| p.name.as_str()))
 }
 
 impl Ctx<'_> {
     fn action(
         &mut self,
         e: &RawEvent,
-        importers: &[&str],
-        placements: &[&str],
+        importers: &Declared<'_>,
+        placements: &Declared<'_>,
     ) -> Result<Action, CliError> {
         let file = self.file;
         let who = |x: &Option<Spanned<String>>| -> Result<Option<usize>, CliError> {
@@ -751,7 +751,7 @@ impl Ctx<'_> {
 fn expectations(
     file: &ScenarioFile,
     x: &RawExpect,
-    importers: &[&str],
+    importers: &Declared<'_>,
 ) -> Result<Vec<Expectation>, CliError> {
     let mut out = Vec::new();
     let mut push = |at: usize, what: What, expected: String| {

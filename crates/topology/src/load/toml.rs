@@ -181,11 +181,24 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Machine, LoadError> {
     let file: FileT = ::toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         let (line, column) = line_column(text, at);
+        let message = e.message().trim();
+        // An integer beyond TOML's 64 bits reaches us as an `i128` the field does not take.
+        let message = match message.split_once(" as i128, expected ") {
+            // A field that takes strings for values above 2^63 - 1 (addresses, sizes).
+            Some((_, "any valid TOML value")) => "expected an integer TOML can hold (-2^63 to \
+                2^63 - 1; values of up to 64 bits above that are written as strings \"0x...\", \
+                see docs/machine-format.md), found a larger one"
+                .to_owned(),
+            Some((_, expected)) => format!(
+                "expected {expected}, found an integer beyond TOML's range (-2^63 to 2^63 - 1)"
+            ),
+            None => message.to_owned(),
+        };
         LoadError::Parse {
             path: name.to_owned(),
             line,
             column,
-            message: e.message().trim().to_owned(),
+            message,
         }
     })?;
     let m = Reader { name, text }.machine(file)?;

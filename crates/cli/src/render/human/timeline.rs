@@ -10,6 +10,7 @@ use pci_topology::{LinkEnd, Machine};
 use super::{negotiate, words};
 use crate::commands::simulate::{Report, acs_caveat};
 use crate::counts::count;
+use crate::limits::MAX_IMPORTERS_SHOWN;
 use crate::simulation::bind::{Action, ApertureSpec};
 use crate::simulation::timeline::{Addresses, Effect, ImporterState, Step};
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
@@ -511,7 +512,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
     }
 }
 
-fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
+fn step(m: &Machine, r: &Report, k: usize, s: &Step, before: Option<&Step>, out: &mut String) {
     let event = s.event.and_then(|e| r.bound.events.get(e));
     let mut title = match event {
         Some(e) => format!("#{k}  {}", action(m, r, &e.action)),
@@ -570,7 +571,21 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
         "{pad}{}  {buffer}",
         style::pad(&style::paint(LABEL, "buffer"), width)
     );
+    // Every importer, or in a large simulation those the event changed (a bounded number).
+    let every = s.importers.len() <= MAX_IMPORTERS_SHOWN;
+    let (mut unchanged, mut not_shown, mut shown) = (0usize, 0usize, 0usize);
     for (i, state) in s.importers.iter().enumerate() {
+        if !every {
+            if before.is_some_and(|b| b.importers.get(i) == Some(state)) {
+                unchanged += 1;
+                continue;
+            }
+            if shown == MAX_IMPORTERS_SHOWN {
+                not_shown += 1;
+                continue;
+            }
+        }
+        shown += 1;
         let (agreement, mapping) = importer_lines(m, r, state);
         let _ = writeln!(
             out,
@@ -579,6 +594,28 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
         );
         if !mapping.is_empty() {
             let _ = writeln!(out, "{pad}{}  {mapping}", " ".repeat(width));
+        }
+    }
+    if !every {
+        let mut rest = Vec::new();
+        if not_shown > 0 {
+            rest.push(format!(
+                "{} changed",
+                count(not_shown as u64, "more importer")
+            ));
+        }
+        if unchanged > 0 {
+            rest.push(format!("{} unchanged", count(unchanged as u64, "importer")));
+        }
+        if !rest.is_empty() {
+            let _ = writeln!(
+                out,
+                "{pad}{}",
+                style::paint(
+                    DIM,
+                    format!("({}; --format json has every state)", rest.join(", "))
+                )
+            );
         }
     }
     for v in &s.violations {
@@ -643,8 +680,10 @@ pub fn render(m: &Machine, r: &Report) -> String {
     let mut out = String::new();
     header(m, r, &mut out);
     let _ = writeln!(out, "\n{}", style::paint(HEADING, "Timeline"));
+    let mut before = None;
     for (k, s) in r.timeline.steps.iter().enumerate() {
-        step(m, r, k, s, &mut out);
+        step(m, r, k, s, before, &mut out);
+        before = Some(s);
     }
     let events = r.timeline.steps.len().saturating_sub(1);
     let refused = r

@@ -17,10 +17,7 @@ pub fn render(m: &Machine, source: &MachineSource) -> String {
         let h = HostBridgeId(i as u32);
         out.push('\n');
         host_bridge(&mut out, m, h);
-        let roots = m.root_functions(h);
-        for (k, &f) in roots.iter().enumerate() {
-            node(&mut out, m, f, "", k + 1 == roots.len());
-        }
+        tree(&mut out, m, m.root_functions(h));
     }
     out.push('\n');
     private_links(&mut out, m);
@@ -172,8 +169,27 @@ fn host_bridge(out: &mut String, m: &Machine, h: HostBridgeId) {
     );
 }
 
-fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool) {
-    let Some(f) = m.function(id) else { return };
+/// The functions below `roots`, depth first, without recursion (a chain of any depth is drawn
+/// with an explicit stack).
+fn tree(out: &mut String, m: &Machine, roots: &[FunctionId]) {
+    // Each function with the prefix of its lines and whether it is the last of its siblings.
+    let mut stack: Vec<(FunctionId, String, bool)> = Vec::new();
+    let push = |stack: &mut Vec<_>, ids: &[FunctionId], prefix: &str| {
+        for (k, &c) in ids.iter().enumerate().rev() {
+            stack.push((c, prefix.to_owned(), k + 1 == ids.len()));
+        }
+    };
+    push(&mut stack, roots, "");
+    while let Some((id, prefix, last)) = stack.pop() {
+        if let Some(next) = node(out, m, id, &prefix, last) {
+            push(&mut stack, m.children(id), &next);
+        }
+    }
+}
+
+/// One function's lines; gives the prefix of its children's lines.
+fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool) -> Option<String> {
+    let f = m.function(id)?;
     let (branch, cont) = if last {
         ("└─ ", "   ")
     } else {
@@ -245,10 +261,7 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
         second.push(f.os_devices.join(" "));
     }
     let _ = writeln!(out, "{detail}{}", second.join(" · "));
-    let next = format!("{prefix}{cont}");
-    for (k, &c) in kids.iter().enumerate() {
-        node(out, m, c, &next, k + 1 == kids.len());
-    }
+    Some(format!("{prefix}{cont}"))
 }
 
 fn end(m: &Machine, e: LinkEnd) -> String {
