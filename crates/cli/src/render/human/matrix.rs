@@ -1,9 +1,9 @@
 //! `matrix` for people: the devices listed once, grouped by kind, each with a short tag (`G0`
 //! for a GPU, `N0` a NIC, `S0` NVMe or storage, `A0` an accelerator, `D0` any other device),
-//! its bus id and its OS names; for GPUs and NICs, the nearest NIC of each GPU; then three
-//! compact matrices (kernel verdict, nvidia-smi class, route bandwidth) whose cells are at most
-//! four characters wide. Every line of a matrix fits 100 columns: 16 devices take 84, and from
-//! 20 devices on, the columns are printed in blocks of 19.
+//! its bus id and its OS names; the nearest NIC of each GPU and accelerator; then three compact
+//! matrices (kernel verdict, nvidia-smi class, route bandwidth) whose cells are at most four
+//! characters wide. Every line of a matrix fits 100 columns: 16 devices take at most 99, and
+//! columns that do not fit are printed in blocks that do.
 
 use std::fmt::Write;
 
