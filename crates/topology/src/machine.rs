@@ -77,6 +77,12 @@ pub struct HostBridge {
     pub root_bus: u8,
     /// NUMA node, if known. When `None`, [`Machine::numa_node`] falls back to the functions.
     pub numa_node: Option<u32>,
+    /// Whether the source lists every function on the root bus (sysfs does), so that the first
+    /// one listed is the device Linux checks against the host-bridge whitelist. `false` for
+    /// sources that leave some out (NCCL files show no root-bus function; `lstopo` without
+    /// `--whole-io` only some classes): unless a function at devfn 00.0 is listed, which is
+    /// first whatever else is missing, that device is then unknown.
+    pub root_bus_complete: bool,
 }
 
 impl HostBridge {
@@ -86,6 +92,7 @@ impl HostBridge {
             domain,
             root_bus,
             numa_node: None,
+            root_bus_complete: true,
         }
     }
 
@@ -295,9 +302,59 @@ impl fmt::Display for CpuVendor {
     }
 }
 
+/// The instruction-set architecture, as far as the P2P rules care (the AMD Zen rule is x86's).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum CpuArch {
+    /// x86 (32 or 64 bits).
+    X86,
+    /// Arm (`aarch64`, `arm`).
+    Arm,
+    /// POWER (`ppc64`, `ppc64le`).
+    Power,
+    /// IBM Z (`s390x`).
+    S390,
+    /// Another, by the name the source gives.
+    Other(String),
+}
+
+impl CpuArch {
+    /// From the names sources write: `x86_64`, `i686`, `aarch64`, `arm64`, `ppc64le`, `s390x`,
+    /// ... (kernel `uname -m` names, NCCL's `arch`, hwloc's `Architecture`); the project's own
+    /// short names `x86`, `arm`, `power`, `s390` too.
+    pub fn from_name(name: &str) -> CpuArch {
+        let n = name.trim().to_ascii_lowercase();
+        match n.as_str() {
+            "x86" | "x86_64" | "amd64" | "i386" | "i486" | "i586" | "i686" => CpuArch::X86,
+            "power" | "ppc" | "ppc64" | "ppc64le" | "powerpc" | "powerpc64" => CpuArch::Power,
+            "s390" | "s390x" => CpuArch::S390,
+            _ if n == "arm" || n.starts_with("aarch64") || n.starts_with("arm") => CpuArch::Arm,
+            _ => CpuArch::Other(name.trim().to_owned()),
+        }
+    }
+
+    /// `x86`, `arm`, `power`, `s390`, or the other name.
+    pub fn name(&self) -> &str {
+        match self {
+            CpuArch::X86 => "x86",
+            CpuArch::Arm => "arm",
+            CpuArch::Power => "power",
+            CpuArch::S390 => "s390",
+            CpuArch::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for CpuArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The CPU, as far as the P2P rules care.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct CpuInfo {
+    /// The architecture, if known (x86 is known from an x86 vendor string too).
+    pub arch: Option<CpuArch>,
     /// Vendor.
     pub vendor: CpuVendor,
     /// `cpu family` (decimal in `/proc/cpuinfo`), if known.
@@ -309,9 +366,24 @@ pub struct CpuInfo {
 }
 
 impl CpuInfo {
-    /// Linux's `cpu_supports_p2pdma()`: an x86 AMD CPU of family 0x17 (Zen) or later.
+    /// Linux's `cpu_supports_p2pdma()`: an x86 AMD CPU of family 0x17 (Zen) or later. `false`
+    /// when that is not known ([`p2pdma_rule`](Self::p2pdma_rule) tells).
     pub fn supports_p2pdma(&self) -> bool {
-        self.vendor == CpuVendor::Amd && self.family.is_some_and(|f| f >= 0x17)
+        self.p2pdma_rule() == Some(true)
+    }
+
+    /// Whether `cpu_supports_p2pdma()` holds, when the source tells: `None` when the vendor is
+    /// unknown on a machine not known to be other than x86, or the CPU is AMD of unknown
+    /// family. Any vendor but AMD (`X86_VENDOR_AMD`; Hygon is not), or a known non-x86
+    /// architecture, is `Some(false)`.
+    pub fn p2pdma_rule(&self) -> Option<bool> {
+        match (&self.vendor, &self.arch) {
+            (CpuVendor::Amd, Some(a)) if *a != CpuArch::X86 => Some(false),
+            (CpuVendor::Amd, _) => self.family.map(|f| f >= 0x17),
+            (CpuVendor::Unknown, Some(a)) if *a != CpuArch::X86 => Some(false),
+            (CpuVendor::Unknown, _) => None,
+            _ => Some(false),
+        }
     }
 }
 
@@ -366,10 +438,14 @@ pub struct PrivateLink {
     pub a: LinkEnd,
     /// The other end.
     pub b: LinkEnd,
-    /// Bandwidth of **one** link, one direction, if known; the bundle carries `count` times it.
+    /// Bandwidth of **one** link, one direction, if known: the hardware's figure (the route
+    /// model uses it); the bundle carries `count` times it.
     pub bandwidth: Option<Bandwidth>,
     /// Latency of a hop over the link, if known.
     pub latency: Option<Latency>,
+    /// NCCL's own figure for one link, one direction, when the source is an NCCL file: what
+    /// NCCL plans with (lower than the hardware's), never used as the link's bandwidth.
+    pub nccl_bandwidth: Option<Bandwidth>,
     /// Number of parallel links.
     pub count: u16,
     /// Whether the links are up.

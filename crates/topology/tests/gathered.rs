@@ -51,3 +51,40 @@ fn hwloc_gather_topology_without_io_is_refused_saying_to_add_it() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn lstopo_without_whole_io_warns_and_leaves_the_host_bridge_device_unknown() {
+    let ours = snapshot();
+    let whole = load::open(gathered("vm-lstopo-whole-io.xml"), None).unwrap();
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+    assert_eq!(bdfs(&whole.machine), bdfs(&ours));
+    assert!(
+        whole
+            .machine
+            .host_bridges()
+            .iter()
+            .all(|h| h.root_bus_complete)
+    );
+    let filtered = load::open(gathered("vm-lstopo.xml"), None).unwrap();
+    assert_eq!(filtered.warnings.len(), 1, "{:?}", filtered.warnings);
+    assert!(filtered.warnings[0].message.contains("--whole-io"));
+    let m = &filtered.machine;
+    // Only the storage and network functions are kept: the host bridge's 00.0 is missing.
+    assert_eq!(
+        bdfs(m),
+        [
+            "0000:00:02.0".parse().unwrap(),
+            "0000:00:03.0".parse().unwrap()
+        ]
+    );
+    assert!(m.host_bridges().iter().all(|h| !h.root_bus_complete));
+    // So the whitelist device is unknown, not absent. (This CPU is an AMD Zen, which allows
+    // P2P through any host bridge: the verdict is known all the same.)
+    let l = m.whitelist_lookup(pci_topology::HostBridgeId(0), true);
+    assert!(matches!(
+        l.unknown,
+        Some(pci_topology::RootDeviceUnknown::NotListed { .. })
+    ));
+    let (a, b) = (m.find(bdfs(m)[0]).unwrap(), m.find(bdfs(m)[1]).unwrap());
+    assert!(m.p2p_verdict(a, b).unwrap().is_known());
+}

@@ -373,16 +373,22 @@ pub(crate) fn parse_hex(t: &str) -> Option<u64> {
     u64::from_str_radix(d, 16).ok()
 }
 
-/// Reads a text file whole, within [`limits::MACHINE_FILE`]: an I/O error names the file, and
-/// bytes that are not UTF-8 are an error at their line and column.
-pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+/// Reads a regular file whole (a link to one is followed), at most `limit`: a named pipe or a
+/// device is an error, not a wait or an endless read, and so is a larger file
+/// ([`LoadError::TooLarge`]).
+pub fn read_file(path: &Path, limit: &SizeLimit) -> Result<Vec<u8>, LoadError> {
     let io = |e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
     };
     let file = source::open_regular(path, true).map_err(io)?;
-    let bytes = source::read_capped(file, &limits::MACHINE_FILE, || path.display().to_string())?
-        .map_err(io)?;
+    source::read_capped(file, limit, || path.display().to_string())?.map_err(io)
+}
+
+/// Reads a text file whole, within [`limits::MACHINE_FILE`]: an I/O error names the file, and
+/// bytes that are not UTF-8 are an error at their line and column.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = read_file(path, &limits::MACHINE_FILE)?;
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

@@ -17,9 +17,11 @@
 //!   bus number is not in the file; the loader takes the highest bus number below the `cpu`'s
 //!   lowest top-level bus that no function in the file uses (a root bus is numbered below the
 //!   buses behind it), so that no listed function appears to be the host bridge's own device:
-//!   the whitelist check then has no device, as it truly has none in the file. `affinity` (a
-//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`]; `vendor`,
-//!   `familyid` (decimal) and `modelid` of the first `cpu` become the machine's [`CpuInfo`].
+//!   the whitelist check then has no device, as it truly has none in the file, and the host
+//!   bridge is marked [`root_bus_complete`](HostBridge::root_bus_complete)` = false`: the
+//!   device Linux would check is unknown, not absent. `arch`, `vendor`, `familyid` and
+//!   `modelid` of the first `cpu` become the machine's [`CpuInfo`]. `affinity` (a
+//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`].
 //! - **`pci`**: a [`Function`] at `busid` under the enclosing `pci` (or the `cpu`'s host
 //!   bridge); one holding `pci` elements is a bridge (header type 1) even without a class. With
 //!   `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
@@ -30,9 +32,12 @@
 //!   (hwloc's name for the same GPU).
 //! - **`nic`/`net`**: each `net` `name` (`mlx5_0`, `mlx5_bond_0`) is an OS device of the `pci`.
 //!   A `nic` directly under a `cpu` (no PCI function) is not modelled.
-//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks of the bandwidth NCCL uses
-//!   for the GPU's `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6, SM100 40.1 GB/s per
-//!   link and direction; below SM60 NCCL's default, SM80's). Targets are classified as NCCL
+//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks whose bandwidth is the
+//!   hardware's for the GPU's `sm` (one link, one direction: SM60 20, SM70 and SM75 25, SM80
+//!   25, SM86 14.06, SM90 25, SM100 50 GB/s; [`crate::nvlink`]), unknown for another `sm`; the
+//!   figure NCCL plans with for that `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6,
+//!   SM100 40.1 GB/s; below SM60 NCCL's default, SM80's) is kept beside it as
+//!   [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth), labelled as NCCL's. Targets are classified as NCCL
 //!   does: class `0x03....` a GPU (the two directions listed by both GPUs are one bundle),
 //!   `0x068001` the GPU's own CPU socket ([`LinkEnd::Cpu`]), anything else an NVSwitch.
 //!   **NVSwitches are PCI functions** that usually appear nowhere else in the file: each target
@@ -64,8 +69,8 @@ use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, parse_hex, read_text};
 use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, Upstream,
 };
 use crate::pci::{Bdf, ClassCode, LinkSpeed, LinkStatus};
 
@@ -80,7 +85,9 @@ const HIDDEN_TARGETS: [&str; 2] = ["fffffff:ffff:ff", "fffffff:ff:ff.0"];
 /// NCCL's class for an NVSwitch.
 const NVSWITCH_CLASS: u32 = 0x068000;
 
-/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s.
+/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s: NCCL's
+/// planning figure, kept as [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth);
+/// the link's bandwidth is the hardware's ([`crate::nvlink`]).
 pub const fn nvlink_bandwidth(sm: u32) -> Bandwidth {
     Bandwidth(if sm >= 100 {
         40_100
@@ -211,7 +218,9 @@ pub fn parse_nccl_xml_with_warnings(
         from: usize,
         target: Target,
         count: u16,
+        /// The hardware's figure for the GPU's generation, and NCCL's.
         bandwidth: Option<Bandwidth>,
+        nccl_bandwidth: Option<Bandwidth>,
         at: &'e Attr<'e>,
     }
     enum Target {
@@ -269,7 +278,10 @@ pub fn parse_nccl_xml_with_warnings(
                     from: i,
                     target,
                     count,
-                    bandwidth: sm.map(nvlink_bandwidth),
+                    bandwidth: sm
+                        .and_then(crate::nvlink::of_compute_capability)
+                        .map(|g| g.per_link),
+                    nccl_bandwidth: sm.map(nvlink_bandwidth),
                     at: t,
                 });
             }
@@ -335,6 +347,8 @@ pub fn parse_nccl_xml_with_warnings(
         taken.insert((key.1, bus));
         let mut hb = HostBridge::new(key.1, bus);
         hb.numa_node = cpus.get(key.0).and_then(|c| c.numa);
+        // NCCL lists no root-bus function: the device the whitelist check reads is unknown.
+        hb.root_bus_complete = false;
         cpu_hb.insert(key, b.host_bridge(hb));
     }
     let mut ids: Vec<FunctionId> = Vec::with_capacity(raws.len());
@@ -363,9 +377,11 @@ pub fn parse_nccl_xml_with_warnings(
     let mut own_hb: HashMap<(u32, u8), HostBridgeId> = HashMap::new();
     for (bdf, class) in extra {
         let key = (bdf.domain, bdf.bus);
-        let h = *own_hb
-            .entry(key)
-            .or_insert_with(|| b.host_bridge(HostBridge::new(bdf.domain, bdf.bus)));
+        let h = *own_hb.entry(key).or_insert_with(|| {
+            let mut hb = HostBridge::new(bdf.domain, bdf.bus);
+            hb.root_bus_complete = false;
+            b.host_bridge(hb)
+        });
         let mut f = Function::new(bdf, Upstream::HostBridge(h));
         f.listed = false;
         f.class = Some(ClassCode(class));
@@ -439,6 +455,7 @@ pub fn parse_nccl_xml_with_warnings(
             a: LinkEnd::Function(from),
             b: to,
             bandwidth: p.bandwidth,
+            nccl_bandwidth: p.nccl_bandwidth,
             count: p.count,
         });
     }
@@ -452,6 +469,7 @@ pub fn parse_nccl_xml_with_warnings(
                     numa_node: cpu_of(i),
                 },
                 bandwidth: bw,
+                nccl_bandwidth: None,
                 count,
             })
         })
@@ -507,6 +525,7 @@ fn read_cpu(doc: &Doc<'_>, c: &Element) -> Result<CpuInfo, LoadError> {
         }
     };
     Ok(CpuInfo {
+        arch: c.value("arch").map(CpuArch::from_name),
         vendor: c
             .value("vendor")
             .map_or(CpuVendor::Unknown, CpuVendor::from_vendor_id),
@@ -667,7 +686,12 @@ mod tests {
         let nv: Vec<_> = m.links().iter().filter(|l| l.fabric.0 == 0).collect();
         assert_eq!(nv.len(), 3);
         assert_eq!(nv[0].count, 4);
-        assert_eq!(nv[0].bandwidth, Some(Bandwidth(20_600)));
+        assert_eq!(nv[0].bandwidth, Some(Bandwidth(25_000)), "NVLink 4");
+        assert_eq!(
+            nv[0].nccl_bandwidth,
+            Some(Bandwidth(20_600)),
+            "NCCL's SM90 figure"
+        );
         assert_eq!(m.fabrics().len(), 2);
         assert_eq!(m.fabrics()[1].kind, LinkKind::Other("NVLink-C2C".into()));
         let c2c = m.links().iter().find(|l| l.fabric.0 == 1).unwrap();

@@ -32,8 +32,8 @@ use super::source::{EntryKind, Source};
 use super::{LoadError, parse_hex, quote};
 use crate::limits::{self, MAX_BRIDGE_DEPTH};
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine, MachineBuilder,
-    Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine,
+    MachineBuilder, Upstream,
 };
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 
@@ -720,11 +720,22 @@ fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
     let text = String::from_utf8_lossy(&bytes);
     let mut cpu = CpuInfo::default();
     let (mut vendor, mut family, mut model, mut name) = (None, None, None, None);
+    let mut arch = None;
     for line in text.lines() {
         let Some((k, v)) = line.split_once(':') else {
             continue;
         };
         let (k, v) = (k.trim(), v.trim());
+        // Each architecture's /proc/cpuinfo has its own keys: only x86 and s390 write vendor_id.
+        if arch.is_none() {
+            arch = match k {
+                "CPU implementer" => Some(CpuArch::Arm),
+                "vendor_id" if v.starts_with("IBM/S390") => Some(CpuArch::S390),
+                "vendor_id" => Some(CpuArch::X86),
+                "cpu" if v.starts_with("POWER") => Some(CpuArch::Power),
+                _ => None,
+            };
+        }
         match k {
             "vendor_id" if vendor.is_none() => vendor = Some(v.to_owned()),
             "cpu family" if family.is_none() => family = Some(v.to_owned()),
@@ -747,6 +758,7 @@ fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
     // POWER's `model` is free text; only x86 models are numbers.
     cpu.model = model.and_then(|m| m.parse().ok());
     cpu.model_name = name;
+    cpu.arch = arch;
     Ok(cpu)
 }
 

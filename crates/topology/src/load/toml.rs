@@ -28,8 +28,8 @@ use serde::Deserialize;
 use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
 use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, PrivateFabric, PrivateLink, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,
 };
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 use crate::whitelist::{Whitelist, WhitelistEntry};
@@ -60,6 +60,7 @@ struct FileT {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CpuT {
+    arch: Option<String>,
     vendor: Option<String>,
     family: Option<u32>,
     model: Option<u32>,
@@ -90,6 +91,7 @@ struct EntryT {
 struct HostBridgeT {
     name: Spanned<String>,
     numa_node: Option<u32>,
+    root_bus_complete: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +164,7 @@ struct LinkT {
     b: Spanned<String>,
     count: Option<u16>,
     bandwidth: Option<Spanned<Value>>,
+    nccl_bandwidth: Option<Spanned<Value>>,
     latency_ns: Option<u32>,
     up: Option<bool>,
 }
@@ -178,11 +181,24 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Machine, LoadError> {
     let file: FileT = ::toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         let (line, column) = line_column(text, at);
+        let message = e.message().trim();
+        // An integer beyond TOML's 64 bits reaches us as an `i128` the field does not take.
+        let message = match message.split_once(" as i128, expected ") {
+            // A field that takes strings for values above 2^63 - 1 (addresses, sizes).
+            Some((_, "any valid TOML value")) => "expected an integer TOML can hold (-2^63 to \
+                2^63 - 1; values of up to 64 bits above that are written as strings \"0x...\", \
+                see docs/machine-format.md), found a larger one"
+                .to_owned(),
+            Some((_, expected)) => format!(
+                "expected {expected}, found an integer beyond TOML's range (-2^63 to 2^63 - 1)"
+            ),
+            None => message.to_owned(),
+        };
         LoadError::Parse {
             path: name.to_owned(),
             line,
             column,
-            message: e.message().trim().to_owned(),
+            message,
         }
     })?;
     let m = Reader { name, text }.machine(file)?;
@@ -248,6 +264,7 @@ impl Reader<'_> {
         b.iommu_groups_known(file.iommu_groups_known);
         if let Some(c) = file.cpu {
             b.cpu(CpuInfo {
+                arch: c.arch.as_deref().map(CpuArch::from_name),
                 vendor: c.vendor.as_deref().map_or(CpuVendor::Unknown, vendor_of),
                 family: c.family,
                 model: c.model,
@@ -273,6 +290,7 @@ impl Reader<'_> {
             }
             let mut hb = HostBridge::new(key.0, key.1);
             hb.numa_node = h.numa_node;
+            hb.root_bus_complete = h.root_bus_complete.unwrap_or(true);
             hbs.insert(key, b.host_bridge(hb));
         }
         // Functions: addresses first, so that parents and physfns may refer forward.
@@ -481,6 +499,10 @@ impl Reader<'_> {
                 b: end(&l.b)?,
                 bandwidth,
                 latency: l.latency_ns.map(Latency),
+                nccl_bandwidth: match &l.nccl_bandwidth {
+                    Some(v) => Some(self.bandwidth(v)?),
+                    None => None,
+                },
                 count: l.count.unwrap_or(1),
                 up: l.up.unwrap_or(true),
             });
