@@ -1,4 +1,5 @@
-//! Build script of the crates whose tests read the shared fixtures (pci-topology, dmabuf-ic).
+//! Build script of the crates whose tests read the shared fixtures (pci-topology, and dmabuf-ic
+//! through its own `build.rs`).
 //!
 //! Tests find the fixtures in `$DMABUF_IC_FIXTURES`, else in `../shared/fixtures` beside the
 //! repository. When the folder is missing, this sets `cfg(no_fixtures)`, under which every test
@@ -8,7 +9,8 @@
 
 use std::path::PathBuf;
 
-fn main() {
+/// Sets `cfg(no_fixtures)` when the fixtures are missing outside CI.
+pub fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_fixtures)");
     println!("cargo::rerun-if-env-changed=DMABUF_IC_FIXTURES");
     println!("cargo::rerun-if-env-changed=CI");

@@ -103,8 +103,19 @@ pub fn emit(text: &str, format: OutputFormat, colour: Colour) -> Result<(), CliE
         OutputFormat::Human => escape_controls(text, &crate::style::sequences()),
         _ => Cow::Borrowed(text),
     };
-    let mut out = anstream::AutoStream::new(std::io::stdout().lock(), colour.choice());
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    // Styled (or stripped) into memory first, then written at once: stripping straight to
+    // the line-buffered standard output would cost a `write` per line.
+    let mut stdout = std::io::stdout().lock();
+    let choice = match colour.choice() {
+        anstream::ColorChoice::Auto => anstream::AutoStream::choice(&stdout),
+        c => c,
+    };
+    let mut styled = anstream::AutoStream::new(Vec::with_capacity(text.len()), choice);
+    let written = styled
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(&styled.into_inner()))
+        .and_then(|()| stdout.flush());
+    match written {
         Ok(()) => Ok(()),
         // A closed pipe (`dmabuf-ic topo | head`) is not an error worth a message.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -106,6 +106,21 @@ fn a_saved_folder_loads_back_into_the_same_machine() {
             "the oracle saved whole configs"
         );
         assert!(report.entries > 10);
+        // Only what the loader reads is saved: not the other files of a function's folder
+        // (which its listing names), such as `enable` and `irq` there.
+        let mut tar_bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
+        let mut saved = tar::Archive::new(tar_bytes.as_slice());
+        for entry in saved.entries().unwrap() {
+            let path = entry.unwrap().path().unwrap().display().to_string();
+            assert!(
+                !path.ends_with("/enable") && !path.ends_with("/irq"),
+                "{}: {path} saved",
+                f.display()
+            );
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -152,6 +152,14 @@ impl Source for Recorder<'_> {
         Ok(r)
     }
 
+    fn list_for_lookups(&self, path: &str) -> Result<Option<Vec<String>>, LoadError> {
+        // Not recorded: the names the loader then looks at are, and only they need to be in
+        // the archive (a name it lacks is then skipped there as it was here). Recorded, the
+        // listing of each function's folder would have every file of it read below to list
+        // the same names: `resource0`, `rom` and `vpd` included.
+        self.inner.list(path)
+    }
+
     fn display(&self, path: &str) -> String {
         self.inner.display(path)
     }

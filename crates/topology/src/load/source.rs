@@ -44,6 +44,13 @@ pub trait Source {
     fn read_link(&self, path: &str) -> Result<Option<String>, LoadError>;
     /// The names in a directory, sorted; `None` if it does not exist.
     fn list(&self, path: &str) -> Result<Option<Vec<String>>, LoadError>;
+    /// The names in a directory, sorted, asked only to know which names it lacks (so that they
+    /// are not looked for one by one), not for the names themselves; `None` if it does not
+    /// exist. [`Source::list`] unless a source says otherwise: a snapshot's recording keeps
+    /// only the entries then looked at.
+    fn list_for_lookups(&self, path: &str) -> Result<Option<Vec<String>>, LoadError> {
+        self.list(path)
+    }
     /// How to name `path` in an error message.
     fn display(&self, path: &str) -> String;
 
@@ -134,13 +141,21 @@ fn resolve_with<S: Source + ?Sized>(
     Ok(done)
 }
 
+/// How much room a read starts with: a page and one byte, so that a file of a page (a whole
+/// configuration space) is read in one call.
+const FIRST_READ: usize = 4097;
+
 /// Reads at most `limit` bytes of `reader`; more is [`LoadError::TooLarge`] for `path`.
 pub(crate) fn read_capped(
     reader: impl Read,
     limit: &SizeLimit,
     path: impl FnOnce() -> String,
 ) -> Result<Result<Vec<u8>, std::io::Error>, LoadError> {
-    let mut data = Vec::new();
+    // Room for a whole sysfs attribute or configuration space at once: read in one call, and
+    // the end seen by the next, instead of after a first small probe.
+    let first =
+        usize::try_from(limit.bytes.saturating_add(1)).map_or(FIRST_READ, |l| l.min(FIRST_READ));
+    let mut data = Vec::with_capacity(first);
     if let Err(e) = reader
         .take(limit.bytes.saturating_add(1))
         .read_to_end(&mut data)
@@ -154,6 +169,17 @@ pub(crate) fn read_capped(
         });
     }
     Ok(Ok(data))
+}
+
+/// Opens a file for reading without blocking on a named pipe, and without following a final
+/// symlink unless `follow_link`; what it is is not checked ([`open_regular`] does).
+fn open_nonblocking(path: &Path, follow_link: bool) -> Result<std::fs::File, std::io::Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let nofollow = if follow_link { 0 } else { libc::O_NOFOLLOW };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow | libc::O_NONBLOCK)
+        .open(path)
 }
 
 /// What a file that is not a regular file is, in words.
@@ -183,12 +209,7 @@ pub(crate) fn open_regular(
     path: &Path,
     follow_link: bool,
 ) -> Result<std::fs::File, std::io::Error> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let nofollow = if follow_link { 0 } else { libc::O_NOFOLLOW };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow | libc::O_NONBLOCK)
-        .open(path)?;
+    let file = open_nonblocking(path, follow_link)?;
     let t = file.metadata()?.file_type();
     if !t.is_file() {
         return Err(std::io::Error::new(
@@ -203,9 +224,14 @@ pub(crate) fn open_regular(
 #[derive(Clone, Debug)]
 pub struct DirSource {
     root: PathBuf,
-    /// Paths already seen to be real folders (not links), so that each folder of a path is
-    /// looked at once however many attributes are read below it.
-    real_dirs: RefCell<HashSet<String>>,
+    /// What the paths already looked at are (paths whose folders are all real, reached
+    /// without a link), from `lstat`: each folder of a path is looked at once however many
+    /// attributes are read below it.
+    kinds: RefCell<HashMap<String, EntryKind>>,
+    /// The folders listed so far (real paths), with what each entry is, sorted by name: the
+    /// listing gives each entry's type (`d_type`) without a `stat` of its own, so a listed
+    /// file is opened without asking again what it is.
+    listings: RefCell<HashMap<String, Vec<(String, EntryKind)>>>,
 }
 
 impl DirSource {
@@ -213,7 +239,8 @@ impl DirSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
-            real_dirs: RefCell::default(),
+            kinds: RefCell::default(),
+            listings: RefCell::default(),
         }
     }
 
@@ -236,27 +263,50 @@ impl DirSource {
     /// link), so that only its last component can be a link.
     fn below_real_dir(&self, path: &str) -> bool {
         path.rsplit_once('/').is_some_and(|(parent, name)| {
-            !matches!(name, "" | "." | "..") && self.real_dirs.borrow().contains(parent)
+            !matches!(name, "" | "." | "..") && self.known(parent) == Some(EntryKind::Dir)
         })
+    }
+
+    /// What a path whose folders are real is, when already known: looked at, or listed in
+    /// its folder.
+    fn known(&self, path: &str) -> Option<EntryKind> {
+        if let Some(&kind) = self.kinds.borrow().get(path) {
+            return Some(kind);
+        }
+        let (parent, name) = path.rsplit_once('/')?;
+        let listings = self.listings.borrow();
+        let entries = listings.get(parent)?;
+        let i = entries
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()?;
+        entries.get(i).map(|&(_, kind)| kind)
     }
 
     /// What a path whose parents are real folders is, without following it.
     fn lstat(&self, path: &str) -> Result<Option<EntryKind>, LoadError> {
-        if self.real_dirs.borrow().contains(path) {
-            return Ok(Some(EntryKind::Dir));
+        if let Some(kind) = self.known(path) {
+            return Ok(Some(kind));
         }
         let kind = match std::fs::symlink_metadata(self.full(path)) {
-            Ok(m) if m.file_type().is_symlink() => EntryKind::Symlink,
-            Ok(m) if m.is_dir() => {
-                self.real_dirs.borrow_mut().insert(path.to_owned());
-                EntryKind::Dir
-            }
-            Ok(m) if m.is_file() => EntryKind::File,
-            Ok(_) => EntryKind::Special,
+            Ok(m) => kind_of(&m.file_type()),
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(self.io(path, e)),
         };
+        self.kinds.borrow_mut().insert(path.to_owned(), kind);
         Ok(Some(kind))
+    }
+}
+
+/// What a file type (not followed) is.
+fn kind_of(t: &std::fs::FileType) -> EntryKind {
+    if t.is_symlink() {
+        EntryKind::Symlink
+    } else if t.is_dir() {
+        EntryKind::Dir
+    } else if t.is_file() {
+        EntryKind::File
+    } else {
+        EntryKind::Special
     }
 }
 
@@ -283,11 +333,16 @@ impl Source for DirSource {
 
     fn read(&self, path: &str, limit: &SizeLimit) -> Result<Option<Vec<u8>>, LoadError> {
         // An attribute of a folder already seen to be real is opened as it is, without
-        // following a link; only if it is one is it resolved.
-        let mut opened = if self.below_real_dir(path) {
-            open_regular(&self.full(path), false)
-        } else {
-            Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+        // following a link; only if it is one is it resolved. One already seen to be a
+        // regular file (its folder was listed) is not asked again what it is: were it
+        // replaced since, `O_NOFOLLOW`, `O_NONBLOCK` and the cap on the read still hold.
+        let below_real = self.below_real_dir(path);
+        let known = below_real.then(|| self.known(path)).flatten();
+        let mut opened = match known {
+            Some(EntryKind::File) => open_nonblocking(&self.full(path), false),
+            Some(EntryKind::Symlink) => Err(std::io::Error::from_raw_os_error(libc::ELOOP)),
+            _ if below_real => open_regular(&self.full(path), false),
+            _ => Err(std::io::Error::from_raw_os_error(libc::ELOOP)),
         };
         if opened
             .as_ref()
@@ -325,11 +380,21 @@ impl Source for DirSource {
             Err(e) => return Err(self.io(path, e)),
         };
         let mut names = Vec::new();
+        let mut entries = Vec::new();
         for ent in rd {
             let ent = ent.map_err(|e| self.io(path, e))?;
-            names.push(ent.file_name().to_string_lossy().into_owned());
+            let name = ent.file_name();
+            // The entry's type comes with the listing (`d_type`) on most file systems.
+            if let (Some(n), Ok(t)) = (name.to_str(), ent.file_type()) {
+                entries.push((n.to_owned(), kind_of(&t)));
+            }
+            names.push(name.to_string_lossy().into_owned());
         }
         names.sort();
+        if !real.is_empty() {
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            self.listings.borrow_mut().insert(real, entries);
+        }
         Ok(Some(names))
     }
 

@@ -141,15 +141,15 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
         };
         let Some(dir) = raw.dir.clone() else { continue };
         let listed = raw.listed;
-        let mut f = read_function(src, &dir, *bdf)?;
+        let (mut f, names) = read_function(src, &dir, *bdf)?;
         f.listed = listed;
         if listed {
-            f.os_devices = os_devices(src, &dir)?;
+            f.os_devices = os_devices(src, &dir, &names)?;
         }
         raw.f = Some(f);
         // SR-IOV physical function.
         let link = format!("{dir}/physfn");
-        if src.kind(&link)? != Some(EntryKind::Symlink) {
+        if !names.has("physfn") || src.kind(&link)? != Some(EntryKind::Symlink) {
             continue;
         }
         let pf_dir = src.resolve(&link, true)?;
@@ -157,7 +157,7 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
         let Some(&pf) = chain.last() else { continue };
         raw.physfn = Some(pf);
         if let std::collections::btree_map::Entry::Vacant(slot) = raws.entry(pf) {
-            let mut f = read_function(src, &pf_dir, pf)?;
+            let (mut f, _) = read_function(src, &pf_dir, pf)?;
             f.listed = false;
             slot.insert(Raw {
                 dir: Some(pf_dir.clone()),
@@ -173,7 +173,7 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
     for (bdf, raw) in raws.iter_mut() {
         if raw.f.is_none() {
             let mut f = match &raw.dir {
-                Some(dir) => read_function(src, dir, *bdf)?,
+                Some(dir) => read_function(src, dir, *bdf)?.0,
                 None => blank(*bdf),
             };
             f.listed = false;
@@ -441,9 +441,34 @@ fn parse_device_path(
     Ok((hb, chain))
 }
 
+/// The names in a function's folder, listed once so that attributes and folders it does not
+/// have are not looked for one by one (most of a folder's candidates are absent: a loader that
+/// opens each pays a failed `openat` for every one). `None`: the folder could not be listed, so
+/// every name is tried.
+struct Names(Option<Vec<String>>);
+
+impl Names {
+    /// The names in `dir`. A folder that cannot be listed (a copy with odd permissions, a
+    /// listing error) is not an error here: every name is then read, and those reads report
+    /// what is wrong, as they would without the listing.
+    fn of(src: &dyn Source, dir: &str) -> Names {
+        Names(src.list_for_lookups(dir).ok().flatten())
+    }
+
+    /// Whether the folder may hold `name` (its first component, for `p2pmem/size`).
+    fn has(&self, name: &str) -> bool {
+        let first = name.split('/').next().unwrap_or(name);
+        // Listings are sorted ([`Source::list`]).
+        self.0
+            .as_ref()
+            .is_none_or(|n| n.binary_search_by(|x| x.as_str().cmp(first)).is_ok())
+    }
+}
+
 struct Attr<'a> {
     src: &'a dyn Source,
     dir: &'a str,
+    names: &'a Names,
 }
 
 impl Attr<'_> {
@@ -454,6 +479,9 @@ impl Attr<'_> {
     /// An attribute's text, trimmed; `None` when the file is missing or empty (a copy that
     /// could not read it: `hwloc-gather-topology` leaves an empty file then).
     fn text(&self, name: &str) -> Result<Option<String>, LoadError> {
+        if !self.names.has(name) {
+            return Ok(None);
+        }
         Ok(self
             .src
             .read(&self.path(name), &limits::SYSFS_ATTRIBUTE)?
@@ -523,20 +551,74 @@ fn hex_width(max: u64) -> usize {
     }
 }
 
-/// Reads one function's folder.
-fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, LoadError> {
-    let a = Attr { src, dir };
+/// Reads one function's folder, and gives back its names too.
+///
+/// The configuration space is read first: it holds the vendor, device, revision and subsystem
+/// IDs (taken from it unless it says `ffff`, as a virtual function's does: the kernel fills
+/// those in from the physical function, and sysfs shows them), and, when it is whole (read as
+/// root), the PCIe link registers, which `current_link_*` and `max_link_*` read. The class is
+/// always the kernel's (`class`, which quirks may change).
+fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<(Function, Names), LoadError> {
+    let names = Names::of(src, dir);
+    let a = Attr {
+        src,
+        dir,
+        names: &names,
+    };
     let mut f = Function::new(bdf, Upstream::HostBridge(HostBridgeId(0)));
+    let cfg = if names.has("config") {
+        src.read(&a.path("config"), &limits::CONFIG_SPACE)?
+            .filter(|c| !c.is_empty())
+    } else {
+        None
+    };
+    let mut links_from_config = false;
+    let mut ids_from_config = false;
+    if let Some(cfg) = &cfg {
+        let info = parse_config(cfg).ok_or_else(|| LoadError::Malformed {
+            path: src.display(&a.path("config")),
+            expected: "a configuration space of 64, 256 or 4096 bytes".into(),
+            found: format!("{} bytes", cfg.len()),
+        })?;
+        f.header_type = Some(info.header_type);
+        f.bus_range = info.bus_range;
+        f.port_type = info.port_type;
+        f.is_pcie = info.is_pcie;
+        f.acs = info.acs;
+        let vendor = u16::from_le_bytes([cfg[0], cfg[1]]);
+        if vendor != 0xffff {
+            ids_from_config = true;
+            f.vendor = Some(vendor);
+            f.device = Some(u16::from_le_bytes([cfg[2], cfg[3]]));
+            f.revision = Some(cfg[8]);
+            if info.header_type == 0 {
+                f.subsystem_vendor = Some(u16::from_le_bytes([cfg[0x2c], cfg[0x2d]]));
+                f.subsystem_device = Some(u16::from_le_bytes([cfg[0x2e], cfg[0x2f]]));
+            }
+        }
+        if let Some((current, max)) = info.links {
+            f.current_link = current;
+            f.max_link = max;
+            links_from_config = true;
+        }
+    }
     let u16_of = |v: Option<u64>| v.and_then(|v| u16::try_from(v).ok());
-    f.vendor = u16_of(a.hex("vendor", 0xffff)?);
-    f.device = u16_of(a.hex("device", 0xffff)?);
-    f.subsystem_vendor = u16_of(a.hex("subsystem_vendor", 0xffff)?);
-    f.subsystem_device = u16_of(a.hex("subsystem_device", 0xffff)?);
-    f.revision = a.hex("revision", 0xff)?.and_then(|v| u8::try_from(v).ok());
+    if !ids_from_config {
+        f.vendor = u16_of(a.hex("vendor", 0xffff)?);
+        f.device = u16_of(a.hex("device", 0xffff)?);
+        f.revision = a.hex("revision", 0xff)?.and_then(|v| u8::try_from(v).ok());
+    }
+    if f.subsystem_vendor.is_none() {
+        f.subsystem_vendor = u16_of(a.hex("subsystem_vendor", 0xffff)?);
+        f.subsystem_device = u16_of(a.hex("subsystem_device", 0xffff)?);
+    }
     f.class = a
         .hex("class", 0xff_ffff)?
         .and_then(|v| u32::try_from(v).ok())
         .map(ClassCode);
+    if let (None, Some(cfg)) = (f.class, &cfg) {
+        f.class = Some(ClassCode(u32::from_le_bytes([cfg[9], cfg[10], cfg[11], 0])));
+    }
     f.numa_node = match a.dec("numa_node")? {
         Some(n) if n >= 0 => u32::try_from(n).ok(),
         _ => None,
@@ -550,14 +632,16 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             None => None,
         },
     };
-    f.current_link = LinkStatus {
-        speed: a.speed("current_link_speed")?,
-        width: a.width("current_link_width")?,
-    };
-    f.max_link = LinkStatus {
-        speed: a.speed("max_link_speed")?,
-        width: a.width("max_link_width")?,
-    };
+    if !links_from_config {
+        f.current_link = LinkStatus {
+            speed: a.speed("current_link_speed")?,
+            width: a.width("current_link_width")?,
+        };
+        f.max_link = LinkStatus {
+            speed: a.speed("max_link_speed")?,
+            width: a.width("max_link_width")?,
+        };
+    }
     f.sriov_numvfs = a.dec("sriov_numvfs")?.and_then(|v| u32::try_from(v).ok());
     if let Some(t) = a.text("resource")? {
         f.bars = parse_resource(&t).ok_or_else(|| {
@@ -568,32 +652,10 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             )
         })?;
     }
-    if let Some(cfg) = src
-        .read(&a.path("config"), &limits::CONFIG_SPACE)?
-        .filter(|c| !c.is_empty())
-    {
-        let info = parse_config(&cfg).ok_or_else(|| LoadError::Malformed {
-            path: src.display(&a.path("config")),
-            expected: "a configuration space of 64, 256 or 4096 bytes".into(),
-            found: format!("{} bytes", cfg.len()),
-        })?;
-        f.header_type = Some(info.header_type);
-        f.bus_range = info.bus_range;
-        f.port_type = info.port_type;
-        f.is_pcie = info.is_pcie;
-        f.acs = info.acs;
-        if f.vendor.is_none() {
-            f.vendor = Some(u16::from_le_bytes([cfg[0], cfg[1]]));
-            f.device = Some(u16::from_le_bytes([cfg[2], cfg[3]]));
-        }
-        if f.class.is_none() {
-            f.class = Some(ClassCode(u32::from_le_bytes([cfg[9], cfg[10], cfg[11], 0])));
-        }
-        if f.revision.is_none() {
-            f.revision = Some(cfg[8]);
-        }
-    }
     let link_name = |name: &str| -> Result<Option<String>, LoadError> {
+        if !names.has(name) {
+            return Ok(None);
+        }
         let p = a.path(name);
         Ok(match src.read_link(&p)? {
             Some(t) => t.rsplit('/').find(|c| !c.is_empty()).map(str::to_owned),
@@ -613,7 +675,7 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             )
         })?);
     }
-    if src.kind(&a.path("p2pmem"))? == Some(EntryKind::Dir) {
+    if names.has("p2pmem") && src.kind(&a.path("p2pmem"))? == Some(EntryKind::Dir) {
         let size = a.dec("p2pmem/size")?;
         let available = a.dec("p2pmem/available")?;
         let published = a.dec("p2pmem/published")?;
@@ -623,15 +685,18 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             published: published.map(|v| v != 0),
         });
     }
-    Ok(f)
+    Ok((f, names))
 }
 
 /// Sub-folders whose entries are OS device names.
 const OS_DEVICE_CLASSES: [&str; 6] = ["net", "infiniband", "nvme", "block", "drm", "dax"];
 
-fn os_devices(src: &dyn Source, dir: &str) -> Result<Vec<String>, LoadError> {
+fn os_devices(src: &dyn Source, dir: &str, names: &Names) -> Result<Vec<String>, LoadError> {
     let mut out = Vec::new();
     for class in OS_DEVICE_CLASSES {
+        if !names.has(class) {
+            continue;
+        }
         let p = format!("{dir}/{class}");
         let Some(names) = src.list(&p)? else { continue };
         for n in names {
@@ -681,6 +746,69 @@ struct ConfigInfo {
     is_pcie: Option<bool>,
     port_type: Option<PortType>,
     acs: Acs,
+    /// The current and maximum link, from the PCI Express capability's link registers, when
+    /// the capability was readable: what sysfs's `current_link_*` and `max_link_*` show.
+    links: Option<(LinkStatus, LinkStatus)>,
+}
+
+/// The link registers of a PCI Express capability at `cap`, as the kernel reads them for
+/// `current_link_speed`/`_width` (Link Status: speed code, negotiated width) and
+/// `max_link_speed`/`_width` (`pcie_get_speed_cap()`: the highest speed of Link Capabilities 2's
+/// vector, up to Link Capabilities' Max Link Speed, when the capability (version 2) has it, else
+/// Link Capabilities' speed code; the width from Link Capabilities). Root-complex integrated
+/// endpoints and event collectors have no link registers: their links are unknown.
+fn pcie_links(cfg: &[u8], cap: usize, port_type: PortType) -> (LinkStatus, LinkStatus) {
+    let u16_at = |o: usize| cfg.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        cfg.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if matches!(
+        port_type,
+        PortType::RcIntegratedEndpoint | PortType::RcEventCollector
+    ) {
+        return (LinkStatus::default(), LinkStatus::default());
+    }
+    let speed_of = |code: u32| match code {
+        1 => Some(LinkSpeed::GEN1),
+        2 => Some(LinkSpeed::GEN2),
+        3 => Some(LinkSpeed::GEN3),
+        4 => Some(LinkSpeed::GEN4),
+        5 => Some(LinkSpeed::GEN5),
+        6 => Some(LinkSpeed::GEN6),
+        _ => None,
+    };
+    let width_of = |w: u32| u8::try_from(w).ok().filter(|&w| w != 0);
+    let version = u16_at(cap + 2).map_or(0, |f| f & 0xf);
+    let lnkcap = u32_at(cap + 0x0c).unwrap_or(0);
+    let lnksta = u32::from(u16_at(cap + 0x12).unwrap_or(0));
+    let lnkcap2 = if version >= 2 {
+        u32_at(cap + 0x2c).unwrap_or(0)
+    } else {
+        0
+    };
+    // Supported Link Speeds Vector, the bits Linux names (6:1, 2.5 to 64 GT/s), without the
+    // speeds above Max Link Speed (`pcie_get_supported_speeds()`, Linux 6.13 and later): the
+    // highest set bit is the fastest.
+    let supported = lnkcap2 & 0x7e & ((2u32 << (lnkcap & 0xf)) - 1);
+    let max_speed = if supported != 0 {
+        speed_of(31 - supported.leading_zeros())
+    } else {
+        match lnkcap & 0xf {
+            1 => Some(LinkSpeed::GEN1),
+            2 => Some(LinkSpeed::GEN2),
+            _ => None,
+        }
+    };
+    let current = LinkStatus {
+        speed: speed_of(lnksta & 0xf),
+        width: width_of((lnksta >> 4) & 0x3f),
+    };
+    let max = LinkStatus {
+        speed: max_speed,
+        width: width_of((lnkcap >> 4) & 0x3f),
+    };
+    (current, max)
 }
 
 const PCI_CAP_ID_EXP: u8 = 0x10;
@@ -698,10 +826,10 @@ fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
     let header_type = cfg[0x0e] & 0x7f;
     let bus_range = (header_type == 1).then(|| (cfg[0x19], cfg[0x1a]));
     let has_caps = u16_at(0x06).is_some_and(|s| s & 0x10 != 0);
-    let (is_pcie, port_type) = if !has_caps {
-        (Some(false), None)
+    let (is_pcie, port_type, links) = if !has_caps {
+        (Some(false), None, None)
     } else if cfg.len() <= 64 {
-        (None, None)
+        (None, None, None)
     } else {
         let mut ptr = usize::from(cfg[if header_type == 2 { 0x14 } else { 0x34 }] & 0xfc);
         let mut found = None;
@@ -720,12 +848,16 @@ fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
             }
             ptr = usize::from(next & 0xfc);
         }
-        match found.and_then(|p| u16_at(p + 2)) {
-            Some(flags) => (
-                Some(true),
-                Some(PortType::from_field(((flags >> 4) & 0xf) as u8)),
-            ),
-            None => (Some(false), None),
+        match found.and_then(|p| Some((p, u16_at(p + 2)?))) {
+            Some((cap, flags)) => {
+                let port_type = PortType::from_field(((flags >> 4) & 0xf) as u8);
+                (
+                    Some(true),
+                    Some(port_type),
+                    Some(pcie_links(cfg, cap, port_type)),
+                )
+            }
+            None => (Some(false), None, None),
         }
     };
     let acs = if cfg.len() == 4096 {
@@ -764,6 +896,7 @@ fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
         is_pcie,
         port_type,
         acs,
+        links,
     })
 }
 
@@ -834,6 +967,55 @@ mod tests {
             Some("0,32,34")
         );
         assert_eq!(kernel_mask_to_list("xyz"), None);
+    }
+
+    /// A 256-byte config with a PCI Express capability (version `version`, port type
+    /// `port`) at 0x40: Link Capabilities, Link Status and Link Capabilities 2.
+    fn pcie_config(version: u16, port: u16, lnkcap: u32, lnksta: u16, lnkcap2: u32) -> Vec<u8> {
+        let mut cfg = vec![0u8; 256];
+        cfg[0x06] = 0x10;
+        cfg[0x34] = 0x40;
+        cfg[0x40] = PCI_CAP_ID_EXP;
+        cfg[0x42..0x44].copy_from_slice(&(version | port << 4).to_le_bytes());
+        cfg[0x4c..0x50].copy_from_slice(&lnkcap.to_le_bytes());
+        cfg[0x52..0x54].copy_from_slice(&lnksta.to_le_bytes());
+        cfg[0x6c..0x70].copy_from_slice(&lnkcap2.to_le_bytes());
+        cfg
+    }
+
+    #[test]
+    fn links_from_the_pcie_capability() {
+        let link = |speed, width| LinkStatus { speed, width };
+        // Gen4 x16 capable, trained at Gen1 x8 (an idle GPU): Link Capabilities 2 lists
+        // 2.5 to 16 GT/s.
+        let i = parse_config(&pcie_config(2, 0, 0x104, 0x81, 0x1e)).unwrap();
+        assert_eq!(
+            i.links,
+            Some((
+                link(Some(LinkSpeed::GEN1), Some(8)),
+                link(Some(LinkSpeed::GEN4), Some(16))
+            ))
+        );
+        // The vector lists 32 GT/s but Max Link Speed says 8 GT/s: Linux shows 8 GT/s.
+        let i = parse_config(&pcie_config(2, 0, 0x43, 0x43, 0x3e)).unwrap();
+        assert_eq!(i.links.unwrap().1.speed, Some(LinkSpeed::GEN3));
+        // Version 1: no Link Capabilities 2, Max Link Speed's code (5 GT/s) is used.
+        let i = parse_config(&pcie_config(1, 0, 0x12, 0x12, 0x3e)).unwrap();
+        assert_eq!(i.links.unwrap().1.speed, Some(LinkSpeed::GEN2));
+        // A root-complex integrated endpoint has no link: unknown, whatever the registers say.
+        let i = parse_config(&pcie_config(2, 9, 0x104, 0x81, 0x1e)).unwrap();
+        assert_eq!(i.port_type, Some(PortType::RcIntegratedEndpoint));
+        assert_eq!(
+            i.links,
+            Some((LinkStatus::default(), LinkStatus::default()))
+        );
+        // A 64-byte config holds no capability: nothing from it.
+        assert_eq!(
+            parse_config(&pcie_config(2, 0, 0x104, 0x81, 0x1e)[..64])
+                .unwrap()
+                .links,
+            None
+        );
     }
 
     #[test]
