@@ -19,6 +19,11 @@
 //!   bus of its own host bridge, as hwloc does.
 //! - Missing optional attributes are unknown; `numa_node` -1 is none; link speeds `Unknown`,
 //!   `"16.0 GT/s PCIe"` and `"8 GT/s"` are all understood.
+//! - **One listing per function's folder**: only the names it holds are opened, so an attribute
+//!   an old snapshot lacks costs nothing; a folder that cannot be listed has every name tried.
+//!   The IDs come from `config` (unless it says `ffff`, as a virtual function's does), and so
+//!   do the current and maximum link when its PCI Express capability is in it, read as the
+//!   kernel reads them for the attributes; else from the attribute files.
 //!
 //! Malformed values (not hex where hex is required, a truncated config, a symlink cycle) are
 //! errors naming the file and what was expected.
