@@ -45,7 +45,7 @@ impl fmt::Display for Gbps {
         let mb = u64::from(self.0.0);
         // The last digit kept, in MB/s, and how many of them make a GB/s.
         let (unit, per_gb, mut decimals) = if mb < 9_995 {
-            (10, 100, 2)
+            (10, 100, 2usize)
         } else if mb < 99_950 {
             (100, 10, 1)
         } else {
@@ -58,7 +58,7 @@ impl fmt::Display for Gbps {
         }
         while fraction % 10 == 0 {
             fraction /= 10;
-            decimals -= 1;
+            decimals = decimals.saturating_sub(1);
         }
         write!(f, "{whole}.{fraction:0decimals$}")
     }
