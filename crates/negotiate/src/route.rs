@@ -44,14 +44,17 @@ impl fmt::Display for Gbps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mb = u64::from(self.0.0);
         // The last digit kept, in MB/s, and how many of them make a GB/s.
-        let (unit, per_gb, mut decimals) = if mb < 9_995 {
-            (10, 100, 2usize)
+        let (unit, per_gb, mut decimals): (u64, u64, usize) = if mb < 9_995 {
+            (10, 100, 2)
         } else if mb < 99_950 {
             (100, 10, 1)
         } else {
             (1000, 1, 0)
         };
-        let units = (mb + unit / 2) / unit;
+        // Saturating arithmetic (it cannot saturate: `mb` fits in 32 bits and the loop below
+        // strips fewer zeros than `decimals`) keeps a panic path out of kernel builds, which
+        // check overflow.
+        let units = mb.saturating_add(unit / 2) / unit;
         let (whole, mut fraction) = (units / per_gb, units % per_gb);
         if fraction == 0 {
             return write!(f, "{whole}");

@@ -1,9 +1,9 @@
 //! `matrix` for people: the devices listed once, grouped by kind, each with a short tag (`G0`
 //! for a GPU, `N0` a NIC, `S0` NVMe or storage, `A0` an accelerator, `D0` any other device),
-//! its bus id and its OS names; for GPUs and NICs, the nearest NIC of each GPU; then three
-//! compact matrices (kernel verdict, nvidia-smi class, route bandwidth) whose cells are at most
-//! four characters wide. Every line of a matrix fits 100 columns: 16 devices take 84, and from
-//! 20 devices on, the columns are printed in blocks of 19.
+//! its bus id and its OS names; the nearest NIC of each GPU and accelerator; then three compact
+//! matrices (kernel verdict, nvidia-smi class, route bandwidth) whose cells are at most four
+//! characters wide. Every line of a matrix fits 100 columns: 16 devices take at most 99, and
+//! columns that do not fit are printed in blocks that do.
 
 use std::fmt::Write;
 
@@ -26,6 +26,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         style::paint(LABEL, "machine"),
         source.describe()
     );
+    if let Some(note) = words::guest_note(m) {
+        let _ = writeln!(out, "{}    {note}", style::paint(LABEL, "guest"));
+    }
     let chosen = match x.selection {
         Selection::Default { .. } => {
             "GPUs and displays, NICs, InfiniBand, NVMe and storage, accelerators, p2pmem providers (--all: every endpoint)"
@@ -374,39 +377,44 @@ const WIDTH: usize = 100;
 /// One matrix: a row per provider, a column per client, in the layout's order; when the
 /// columns do not fit [`WIDTH`] with one space between them, in blocks that do.
 fn grid(out: &mut String, x: &Matrix, layout: &Layout, title: &str, cell: fn(&Cell) -> CellText) {
-    let text = |i: usize, j: usize| x.cell(i, j).map_or_else(|| ("?".to_owned(), DIM), cell);
-    let lw = layout.tags.iter().map(String::len).max().unwrap_or(2);
-    let w = layout
+    // Every cell once, in display order.
+    let n = layout.order.len();
+    let texts: Vec<CellText> = layout
         .order
         .iter()
         .flat_map(|&i| layout.order.iter().map(move |&j| (i, j)))
-        .map(|(i, j)| text(i, j).0.chars().count())
+        .map(|(i, j)| x.cell(i, j).map_or_else(|| ("?".to_owned(), DIM), cell))
+        .collect();
+    let lw = layout.tags.iter().map(String::len).max().unwrap_or(2);
+    let w = texts
+        .iter()
+        .map(|(t, _)| t.chars().count())
         .chain(layout.tags.iter().map(String::len))
         .max()
         .unwrap_or(1);
-    let n = layout.order.len();
     // Two spaces between columns when all of them fit so, else one, in blocks if need be.
     let (sep, per_block) = if lw + n * (w + 2) <= WIDTH {
-        ("  ", n)
+        ("  ", n.max(1))
     } else {
-        (" ", ((WIDTH - lw) / (w + 1)).max(1))
+        (" ", (WIDTH.saturating_sub(lw) / (w + 1)).max(1))
     };
     let _ = writeln!(out, "\n{}", style::paint(HEADING, title));
-    for (b, block) in layout.order.chunks(per_block).enumerate() {
+    let columns: Vec<usize> = (0..n).collect();
+    for (b, block) in columns.chunks(per_block).enumerate() {
         if b > 0 {
             let _ = writeln!(out);
         }
         let mut head = format!("{:lw$}", "");
-        for &j in block {
-            head.push_str(&format!("{sep}{:>w$}", layout.tag(j)));
+        for &c in block {
+            head.push_str(&format!("{sep}{:>w$}", layout.tag(layout.order[c])));
         }
         let _ = writeln!(out, "{}", style::paint(ID, head.trim_end()));
-        for &i in &layout.order {
+        for (r, &i) in layout.order.iter().enumerate() {
             let mut line = style::paint(ID, format!("{:<lw$}", layout.tag(i)));
-            for &j in block {
-                let (t, st) = text(i, j);
+            for &c in block {
+                let (t, st) = &texts[r * n + c];
                 line.push_str(sep);
-                line.push_str(&style::paint(st, format!("{t:>w$}")));
+                line.push_str(&style::paint(*st, format!("{t:>w$}")));
             }
             let _ = writeln!(out, "{line}");
         }
