@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(m) => render_machine(&m, &MachineSource::Sysfs(NAME.into())),
         Err(e) => {
             let message = e.to_string();
-            assert!(message.starts_with(NAME), "the error names the archive: {message}");
+            assert!(
+                message.starts_with(NAME),
+                "the error names the archive: {message}"
+            );
         }
     }
 });

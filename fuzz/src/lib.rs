@@ -82,7 +82,10 @@ pub fn check_load_error(text: &str, e: &LoadError) {
         LoadError::NoPci { .. } => {}
         other => panic!("an error without a place in the text: {other:?}"),
     }
-    assert!(e.to_string().starts_with(NAME), "the error names its file: {e}");
+    assert!(
+        e.to_string().starts_with(NAME),
+        "the error names its file: {e}"
+    );
 }
 
 /// Checks the warnings of a text loader: each is placed inside the text.
@@ -162,22 +165,25 @@ fn rendered(what: &str, r: Result<String, CliError>) -> String {
 /// Shows a loaded machine with every machine command in every format.
 pub fn render_machine(m: &Machine, source: &MachineSource) {
     for format in TOPO_FORMATS {
-        let out = rendered(
-            "topo",
-            dmabuf_ic::commands::topo::render(m, source, format),
-        );
+        let out = rendered("topo", dmabuf_ic::commands::topo::render(m, source, format));
         check_output(format, &out);
         if format == OutputFormat::Toml {
             let back = load::parse_toml("written.toml", &out)
                 .unwrap_or_else(|e| panic!("topo --format toml does not load back: {e}\n{out}"));
-            assert!(back == *m, "topo --format toml loads back into another machine\n{out}");
+            assert!(
+                back == *m,
+                "topo --format toml loads back into another machine\n{out}"
+            );
         }
     }
     // The matrix and a few explanations, over a bounded number of endpoints.
     let devices: Vec<_> = m.endpoints().take(16).collect();
     let x = matrix::compute(m, devices.clone(), matrix::Selection::All);
     for format in [OutputFormat::Human, OutputFormat::Json] {
-        check_output(format, &rendered("matrix", matrix::render(m, source, format, &x)));
+        check_output(
+            format,
+            &rendered("matrix", matrix::render(m, source, format, &x)),
+        );
     }
     let pairs = devices
         .iter()
@@ -188,7 +194,10 @@ pub fn render_machine(m: &Machine, source: &MachineSource) {
             panic!("no explanation for two functions of the machine");
         };
         for format in PICTURE_FORMATS {
-            check_output(format, &rendered("explain", explain::render(m, source, format, &x)));
+            check_output(
+                format,
+                &rendered("explain", explain::render(m, source, format, &x)),
+            );
         }
     }
 }
@@ -237,7 +246,10 @@ pub fn scenario(text: &str) {
             }
         };
         for format in PICTURE_FORMATS {
-            check_output(format, &rendered("negotiate", negotiate::render(m, &report, format)));
+            check_output(
+                format,
+                &rendered("negotiate", negotiate::render(m, &report, format)),
+            );
         }
     }
 }
