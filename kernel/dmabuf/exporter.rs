@@ -394,9 +394,6 @@ impl Exporter for CmbBuffer {
         let to = self.where_is(state.buffer.placement());
         match result {
             Ok(attached) => {
-                if attached.migration.is_some() {
-                    self.follow(buffer, resv.held(), from, to);
-                }
                 let invariants = Self::check(state);
                 event(format_args!(
                     "event={} op=attach importer={} outcome=ok attachment={} interconnect={} \
@@ -411,6 +408,11 @@ impl Exporter for CmbBuffer {
                     if attached.migration.is_some() { "yes" } else { "no" },
                     invariants,
                 ));
+                // The importers' callbacks unmap, which takes the state lock: release it first.
+                drop(guard);
+                if attached.migration.is_some() {
+                    self.follow(buffer, resv.held(), from, to);
+                }
                 usize::try_from(attached.id.get())
                     .ok()
                     .and_then(|n| n.checked_add(1))
@@ -528,11 +530,21 @@ impl Exporter for CmbBuffer {
     fn unmap(&self, _held: &Held, attachment: &Attachment<'_>) {
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        let handle = Self::attachment_id(state, attachment)
+        let id = Self::attachment_id(state, attachment);
+        let handle = id
             .and_then(|id| state.buffer.attachment(id))
             .and_then(|a| a.held());
-        if let Some(handle) = handle {
-            let _ = state.buffer.unmap(&handle);
+        if let (Some(id), Some(handle)) = (id, handle) {
+            state.events += 1;
+            let outcome = if state.buffer.unmap(&handle).is_ok() { "ok" } else { "refused" };
+            let invariants = Self::check(state);
+            event(format_args!(
+                "event={} op=unmap attachment={} outcome={outcome} generation={} \
+                 invariants={invariants}",
+                state.events,
+                id.get(),
+                handle.generation().get(),
+            ));
         }
     }
 
@@ -630,8 +642,17 @@ impl ExporterFile {
         let fd = dmabuf.install_fd()?;
         raw[8..12].copy_from_slice(&fd.to_ne_bytes());
         writer.write_slice(&raw)?;
+        let (bar, offset) = match buffer.cmb_placement {
+            Placement::Bar(slice) => (slice.bar, slice.offset),
+            _ => (0, 0),
+        };
+        let ram = match buffer.ram_placement {
+            Placement::System { phys, .. } => phys.raw(),
+            _ => 0,
+        };
         event(format_args!(
-            "event=0 op=export provider={} size={len} placement=cmb bus={:#x} generation={}",
+            "event=0 op=export provider={} size={len} placement=cmb bar={bar} offset={offset:#x} \
+             bus={:#x} ram={ram:#x} generation={}",
             pci_name(provider),
             buffer.cmb.bus(),
             buffer.state.lock().buffer.generation().get(),
@@ -745,7 +766,6 @@ impl ExporterFile {
                 .move_to(&Platform::new(&KernelFabric), b.placement(dest));
             match result {
                 Ok(m) => {
-                    b.follow(&export.dmabuf, resv.held(), from, dest);
                     let invariants = CmbBuffer::check(state);
                     event(format_args!(
                         "event={} op=move placement={} outcome=ok generation={} invalidated={} \
@@ -755,6 +775,9 @@ impl ExporterFile {
                         m.generation.get(),
                         m.invalidated.len(),
                     ));
+                    // The importers' callbacks unmap, which takes the state lock.
+                    drop(guard);
+                    b.follow(&export.dmabuf, resv.held(), from, dest);
                     Ok(())
                 }
                 Err(e) => {
@@ -784,7 +807,6 @@ impl ExporterFile {
             let at = b.where_is(state.buffer.placement());
             match state.buffer.revoke() {
                 Ok(r) => {
-                    b.follow(&export.dmabuf, resv.held(), at, at);
                     let invariants = CmbBuffer::check(state);
                     event(format_args!(
                         "event={} op=revoke outcome=ok generation={} invalidated={} \
@@ -793,6 +815,9 @@ impl ExporterFile {
                         r.generation.get(),
                         r.invalidated.len(),
                     ));
+                    // The importers' callbacks unmap, which takes the state lock.
+                    drop(guard);
+                    b.follow(&export.dmabuf, resv.held(), at, at);
                     Ok(())
                 }
                 Err(e) => {

@@ -1,0 +1,29 @@
+# A real dma-buf between two drivers: for every p2pmem provider and every NVMe namespace of
+# another controller, /bin/dmabufctl runs the storyline (export in the CMB, attach, map,
+# transfer, move to system memory, renegotiated map, transfer, revoke, refused map) with
+# dmabuf_exporter and dmabuf_importer loaded. Writes, per pair, $OUT/PAIR.steps (dmabufctl's
+# steps) and $OUT/PAIR.events (the exporter's "dmabuf-ic:" kernel log lines of that run), and
+# $OUT/pairs ("PAIR PROVIDER CLIENT NAMESPACE"). kernel/lib/dmabuf_events.py replays each pair
+# with dmabuf-ic simulate on the saved sysfs and compares.
+insmod /modules/dmabuf_importer.ko || { echo "insmod dmabuf_importer failed"; exit 1; }
+insmod /modules/dmabuf_exporter.ko || { echo "insmod dmabuf_exporter failed"; exit 1; }
+rc=0
+: >"$OUT/pairs"
+for p in /sys/bus/pci/devices/*/p2pmem; do
+  [ -d "$p" ] || continue
+  provider=$(basename "$(dirname "$p")")
+  for b in /sys/block/nvme*; do
+    [ -e "$b" ] || continue
+    ns=$(basename "$b"); client=$(basename "$(readlink -f "$b/device/device")")
+    [ "$client" = "$provider" ] && continue
+    pair="$provider-$client"
+    before=$(dmesg | grep -c 'dmabuf-ic:')
+    /bin/dmabufctl "$provider" "$client" "/dev/$ns" >"$OUT/$pair.steps" 2>&1 || rc=1
+    dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
+    echo "$pair $provider $client /dev/$ns" >>"$OUT/pairs"
+    cat "$OUT/$pair.steps"
+  done
+done
+rmmod dmabuf_exporter || rc=1
+rmmod dmabuf_importer || rc=1
+exit $rc

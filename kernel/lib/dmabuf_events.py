@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The dma-buf storylines of the guest, replayed in user space and compared event by event.
+
+Usage: dmabuf_events.py DMABUF_IC FOLDER...
+
+Each FOLDER is one topology's run (what the guest wrote): 50-dmabuf/pairs lists the storylines
+it ran ("PAIR PROVIDER CLIENT NAMESPACE"), 50-dmabuf/PAIR.events the exporter's kernel log of
+that run ("dmabuf-ic: event=N op=..."), 20-snapshot/snapshot the guest's sysfs. For each pair
+this writes the same storyline as a `dmabuf-ic simulate` scenario: the exporter's placements,
+offers and addresses as the kernel logged them at export, the importer's offers as the exporter
+read them from the attachment, and the kernel's events in the kernel's order (attach, map,
+unmap, move, revoke, detach: the operations, not their outcomes). It runs the scenario on the
+saved sysfs and compares each event: outcome,
+refusal code, the chosen interconnect (attach, map) and the generation (the mapping's for a map,
+the buffer's for a move or a revoke). Every disagreement is printed. The last line is
+`dma-buf events: A/B agree`; exit status 0 only when A = B > 0.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+EVENT = re.compile(r"dmabuf-ic: (event=\d+ op=\S+.*)$")
+
+
+def fields(line):
+    """The key=value words of a kernel event line (a quoted why= ends the line)."""
+    out = {}
+    for m in re.finditer(r'(\w+)=("[^"]*"|\S+)', line):
+        out[m.group(1)] = m.group(2).strip('"')
+    return out
+
+
+def kernel_events(path):
+    events = []
+    with open(path) as f:
+        for line in f:
+            m = EVENT.search(line.strip())
+            if m:
+                events.append(fields(m.group(1)))
+    return events
+
+
+def timeline(events):
+    """The kernel's lifecycle events as simulate events."""
+    out = []
+    for e in events:
+        op = e.get("op")
+        if op in ("attach", "map", "unmap", "detach"):
+            out.append(f'[[event]]\n{op} = "nvme"\n')
+        elif op == "move":
+            out.append(f'[[event]]\nmove = "{e.get("placement")}"\n')
+        elif op == "revoke":
+            out.append("[[event]]\nrevoke = true\n")
+    return "\n".join(out)
+
+
+def scenario(export, client, events):
+    """The storyline as a simulate scenario; `export` is the kernel's event=0 line."""
+    p = export["provider"]
+    return f"""description = "dma-buf storyline {p} -> {client}, as the guest ran it"
+
+[buffer]
+size = {int(export["size"])}
+exporter = "{p}"
+revocable = true
+
+[[placement]]
+name = "cmb"
+memory = "bar"
+device = "{p}"
+bar = {int(export["bar"])}
+offset = {export["offset"]}
+offers = ["pci-bar", "dma-addr"]
+
+[[placement]]
+name = "ram"
+memory = "system"
+phys = {export["ram"]}
+offers = ["dma-addr"]
+
+[[importer]]
+name = "nvme"
+mode = "dynamic"
+
+[[importer.offer]]
+interconnect = "pci-bar"
+device = "{client}"
+
+[[importer.offer]]
+interconnect = "dma-addr"
+device = "{client}"
+peer2peer = true
+
+{timeline(events)}"""
+
+
+def compare(k, s):
+    """The differences between one kernel event and the simulated one, as words."""
+    diffs = []
+    op = k.get("op")
+    if s["action"]["kind"] != op:
+        return [f"the kernel did {op}, the simulation {s['action']['kind']}"]
+    if k.get("outcome") != s["outcome"]:
+        diffs.append(f"outcome {k.get('outcome')} vs {s['outcome']}")
+        return diffs
+    if s["outcome"] == "refused":
+        code = (s.get("reason") or {}).get("code")
+        if k.get("reason") != code:
+            diffs.append(f"reason {k.get('reason')} vs {code}")
+        return diffs
+    imp = s["importers"][0]
+    if op == "attach":
+        got = (imp.get("agreement") or {}).get("interconnect")
+        if k.get("interconnect") != got:
+            diffs.append(f"interconnect {k.get('interconnect')} vs {got}")
+    elif op == "map":
+        mapping = imp.get("mapping") or {}
+        if k.get("interconnect") != mapping.get("interconnect"):
+            diffs.append(f"interconnect {k.get('interconnect')} vs {mapping.get('interconnect')}")
+        if k.get("generation") != str(mapping.get("generation")):
+            diffs.append(f"mapping generation {k.get('generation')} vs {mapping.get('generation')}")
+    elif op in ("move", "revoke"):
+        if k.get("generation") != str(s["buffer"]["generation"]):
+            diffs.append(f"generation {k.get('generation')} vs {s['buffer']['generation']}")
+    return diffs
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    tool, folders = sys.argv[1], sys.argv[2:]
+    agree = total = 0
+    for folder in folders:
+        top = os.path.basename(folder.rstrip("/"))
+        pairs = os.path.join(folder, "50-dmabuf", "pairs")
+        if not os.path.exists(pairs):
+            print(f"{top}: no dma-buf storyline ran (no 50-dmabuf/pairs)")
+            total += 1
+            continue
+        snapshot = os.path.join(folder, "20-snapshot", "snapshot")
+        for line in open(pairs):
+            pair, provider, client, _ns = line.split()
+            events = kernel_events(os.path.join(folder, "50-dmabuf", pair + ".events"))
+            export = next((e for e in events if e.get("op") == "export"), None)
+            lifecycle = [e for e in events if e.get("op") not in ("export", "fill")]
+            if export is None:
+                print(f"{top} {pair}: DISAGREE: the exporter logged no export")
+                total += 1
+                continue
+            path = os.path.join(folder, "50-dmabuf", pair + ".simulate.toml")
+            with open(path, "w") as f:
+                f.write(scenario(export, client, lifecycle))
+            run = subprocess.run([tool, "simulate", path, "--sysfs", snapshot, "--format", "json"],
+                                 capture_output=True, text=True)
+            try:
+                simulated = json.loads(run.stdout)["events"][1:]
+            except (ValueError, KeyError):
+                print(f"{top} {pair}: DISAGREE: dmabuf-ic simulate failed: {run.stderr.strip()}")
+                total += max(len(lifecycle), 1)
+                continue
+            with open(os.path.join(folder, "50-dmabuf", pair + ".simulate.json"), "w") as f:
+                f.write(run.stdout)
+            n = max(len(lifecycle), len(simulated))
+            for i in range(n):
+                total += 1
+                k = lifecycle[i] if i < len(lifecycle) else None
+                s = simulated[i] if i < len(simulated) else None
+                if k is None or s is None:
+                    print(f"{top} {pair} event {i + 1}: DISAGREE: only "
+                          f"{'the simulation' if k is None else 'the kernel'} has it")
+                    continue
+                diffs = compare(k, s)
+                what = f"{k.get('op')} {k.get('outcome')} {k.get('interconnect', k.get('reason', ''))}"
+                if diffs:
+                    print(f"{top} {pair} event {i + 1} ({what}): DISAGREE: {'; '.join(diffs)}")
+                else:
+                    agree += 1
+                    print(f"{top} {pair} event {i + 1} ({what.strip()}): agree")
+    print(f"dma-buf events: {agree}/{total} agree")
+    return 0 if total > 0 and agree == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
