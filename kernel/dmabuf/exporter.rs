@@ -396,10 +396,11 @@ impl Exporter for CmbBuffer {
             Ok(attached) => {
                 let invariants = Self::check(state);
                 event(format_args!(
-                    "event={} op=attach importer={} outcome=ok attachment={} interconnect={} \
-                     route={} generation={} placement={} moved={} invariants={}",
+                    "event={} op=attach importer={} peer2peer={} outcome=ok attachment={} \
+                     interconnect={} route={} generation={} placement={} moved={} invariants={}",
                     state.events,
                     pci_name(dev),
+                    if p2p { "yes" } else { "no" },
                     attached.id.get(),
                     attached.agreed.interconnect(),
                     route_name(attached.agreed.route().kind),
@@ -422,10 +423,11 @@ impl Exporter for CmbBuffer {
                 let (code, errno) = refusal(&e);
                 let invariants = Self::check(state);
                 event(format_args!(
-                    "event={} op=attach importer={} outcome=refused reason={} generation={} \
-                     placement={} invariants={} why=\"{}\"",
+                    "event={} op=attach importer={} peer2peer={} outcome=refused reason={} \
+                     generation={} placement={} invariants={} why=\"{}\"",
                     state.events,
                     pci_name(dev),
+                    if p2p { "yes" } else { "no" },
                     code,
                     state.buffer.generation().get(),
                     to.name(),

@@ -57,6 +57,17 @@ def timeline(events):
     return "\n".join(out)
 
 
+def offers(client, events):
+    """The importer's offers as the exporter read them from the attachment (`peer2peer`)."""
+    attach = next((e for e in events if e.get("op") == "attach"), {})
+    if attach.get("peer2peer", "yes") == "yes":
+        return (f'[[importer.offer]]\ninterconnect = "pci-bar"\ndevice = "{client}"\n\n'
+                f'[[importer.offer]]\ninterconnect = "dma-addr"\ndevice = "{client}"\n'
+                'peer2peer = true\n')
+    return (f'[[importer.offer]]\ninterconnect = "dma-addr"\ndevice = "{client}"\n'
+            'peer2peer = false\n')
+
+
 def scenario(export, client, events):
     """The storyline as a simulate scenario; `export` is the kernel's event=0 line."""
     p = export["provider"]
@@ -85,14 +96,7 @@ offers = ["dma-addr"]
 name = "nvme"
 mode = "dynamic"
 
-[[importer.offer]]
-interconnect = "pci-bar"
-device = "{client}"
-
-[[importer.offer]]
-interconnect = "dma-addr"
-device = "{client}"
-peer2peer = true
+{offers(client, events)}
 
 {timeline(events)}"""
 

@@ -16,12 +16,16 @@ for p in /sys/bus/pci/devices/*/p2pmem; do
     [ -e "$b" ] || continue
     ns=$(basename "$b"); client=$(basename "$(readlink -f "$b/device/device")")
     [ "$client" = "$provider" ] && continue
-    pair="$provider-$client"
-    before=$(dmesg | grep -c 'dmabuf-ic:')
-    /bin/dmabufctl "$provider" "$client" "/dev/$ns" >"$OUT/$pair.steps" 2>&1 || rc=1
-    dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
-    echo "$pair $provider $client /dev/$ns" >>"$OUT/pairs"
-    cat "$OUT/$pair.steps"
+    # p2p: the importer accepts peer-to-peer memory; plain: it does not, so the exporter
+    # must move the buffer to system memory for it.
+    for mode in p2p plain; do
+      pair="$provider-$client-$mode"
+      before=$(dmesg | grep -c 'dmabuf-ic:')
+      /bin/dmabufctl "$provider" "$client" "/dev/$ns" "$mode" >"$OUT/$pair.steps" 2>&1 || rc=1
+      dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
+      echo "$pair $provider $client /dev/$ns" >>"$OUT/pairs"
+      echo "== $pair"; cat "$OUT/$pair.steps"
+    done
   done
 done
 rmmod dmabuf_exporter || rc=1
