@@ -186,10 +186,11 @@ struct State {
 /// One exported buffer: its two memories, where it is, and its lifecycle.
 #[pin_data]
 struct CmbBuffer {
-    provider: PciFunction,
-    size: usize,
+    // Fields drop in order: the memories before the provider they came from.
     cmb: P2pMemory,
     ram: SystemMemory,
+    provider: PciFunction,
+    size: usize,
     cmb_placement: Placement,
     ram_placement: Placement,
     #[pin]
@@ -236,10 +237,10 @@ impl CmbBuffer {
         })?;
         Arc::pin_init(
             try_pin_init!(Self {
-                provider,
-                size,
                 cmb,
                 ram,
+                provider,
+                size,
                 cmb_placement,
                 ram_placement,
                 state <- new_mutex!(State {
