@@ -1,5 +1,5 @@
-# A real dma-buf between two drivers: for every p2pmem provider and every NVMe namespace of
-# another controller, /bin/dmabufctl runs the storyline (export in the CMB, attach, map,
+# A real dma-buf between two drivers: for every p2pmem provider and every NVMe namespace (the
+# provider's own included: its controller reading into its own CMB), /bin/dmabufctl runs the storyline (export in the CMB, attach, map,
 # transfer, move to system memory, renegotiated map, transfer, revoke, refused map) with
 # dmabuf_exporter and dmabuf_importer loaded. Writes, per pair, $OUT/PAIR.steps (dmabufctl's
 # steps) and $OUT/PAIR.events (the exporter's "dmabuf-ic:" kernel log lines of that run), and
@@ -15,7 +15,6 @@ for p in /sys/bus/pci/devices/*/p2pmem; do
   for b in /sys/block/nvme*; do
     [ -e "$b" ] || continue
     ns=$(basename "$b"); client=$(basename "$(readlink -f "$b/device/device")")
-    [ "$client" = "$provider" ] && continue
     # p2p: the importer accepts peer-to-peer memory; plain: it does not, so the exporter
     # must move the buffer to system memory for it.
     for mode in p2p plain; do
