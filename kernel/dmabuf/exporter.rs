@@ -721,37 +721,40 @@ impl ExporterFile {
         })
     }
 
-    /// Copies the buffer's bytes (from its current memory) to user space.
+    /// Copies the buffer's bytes (from its current memory) to user space: into a kernel copy
+    /// under the buffer's locks, then out (page faults take the reservation lock, so no copy
+    /// to user space happens while it is held).
     fn readback(&self, arg: UserPtr) -> Result {
         let mut raw = [0u8; 16];
         UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
         let addr = u64::from_ne_bytes(raw[..8].try_into().map_err(|_| EINVAL)?);
         let len = u64::from_ne_bytes(raw[8..].try_into().map_err(|_| EINVAL)?);
-        self.with_export(|export| {
+        let user = usize::try_from(addr).map_err(|_| EINVAL)?;
+        let copy = self.with_export(|export| {
             let b = &export.buffer;
             let len = usize::try_from(len).map_err(|_| EINVAL)?.min(b.size);
+            let mut copy = KVVec::with_capacity(len, GFP_KERNEL)?;
             let _resv = export.dmabuf.lock();
             let guard = b.state.lock();
             let pages = b.pages(b.where_is(guard.buffer.placement()));
-            let user = usize::try_from(addr).map_err(|_| EINVAL)?;
-            let mut writer = UserSlice::new(UserPtr::from_addr(user), len).writer();
-            let mut left = len;
             let mut i = 0;
-            while left > 0 {
-                let n = left.min(PAGE);
+            while copy.len() < len {
+                let n = (len - copy.len()).min(PAGE);
                 pages
                     .with_page(i, |page| {
                         // SAFETY: a mapped page of `PAGE` bytes of ours, not written meanwhile
                         // (the buffer's locks are held).
                         let bytes = unsafe { core::slice::from_raw_parts(page, n) };
-                        writer.write_slice(bytes)
+                        copy.extend_from_slice(bytes, GFP_KERNEL)
                     })
                     .ok_or(EINVAL)??;
-                left -= n;
                 i += 1;
             }
-            Ok(())
-        })
+            Ok(copy)
+        })?;
+        UserSlice::new(UserPtr::from_addr(user), copy.len())
+            .writer()
+            .write_slice(&copy)
     }
 
     /// Moves the buffer (`to`: 0 device memory, 1 system memory).

@@ -107,6 +107,14 @@ impl ImporterFile {
     }
 
     fn map(&self, arg: UserPtr) -> Result {
+        let out = self.map_locked()?;
+        // Page faults take the reservation lock (mmap_lock, then resv): copy out after it is
+        // released.
+        UserSlice::new(arg, out.len()).writer().write_slice(&out)
+    }
+
+    /// Maps (or finds the mapping it holds) under the reservation lock, and says what it got.
+    fn map_locked(&self) -> Result<[u8; 32]> {
         let slot = self.import.lock();
         let import = slot.as_ref().ok_or(ENOENT)?;
         let resv = import.lock();
@@ -129,7 +137,7 @@ impl ImporterFile {
             Err(e) => out[..4].copy_from_slice(&e.to_errno().to_ne_bytes()),
         }
         out[24..28].copy_from_slice(&holding.invalidations.to_ne_bytes());
-        UserSlice::new(arg, out.len()).writer().write_slice(&out)
+        Ok(out)
     }
 }
 
