@@ -10,9 +10,11 @@ this writes the same storyline as a `dmabuf-ic simulate` scenario: the exporter'
 offers and addresses as the kernel logged them at export, the importer's offers as the exporter
 read them from the attachment, and the kernel's events in the kernel's order (attach, map,
 unmap, move, revoke, detach: the operations, not their outcomes). It runs the scenario on the
-saved sysfs and compares each event: outcome,
-refusal code, the chosen interconnect (attach, map) and the generation (the mapping's for a map,
-the buffer's for a move or a revoke). Every disagreement is printed. The last line is
+saved sysfs and compares each event: outcome, refusal code, the chosen interconnect (attach,
+map), the generation (the mapping's for a map, the buffer's for a move or a revoke) and, for a
+map, the DMA address the importer was given. Every disagreement is printed, and so is every
+failed dmabufctl step and every kernel `WARNING:`, `BUG:` or `Oops` in the guest's dmesg (each
+fails the exit status too). The last line is
 `dma-buf events: A/B agree`; exit status 0 only when A = B > 0.
 """
 
@@ -126,6 +128,9 @@ def compare(k, s):
             diffs.append(f"interconnect {k.get('interconnect')} vs {mapping.get('interconnect')}")
         if k.get("generation") != str(mapping.get("generation")):
             diffs.append(f"mapping generation {k.get('generation')} vs {mapping.get('generation')}")
+        ranges = (mapping.get("addresses") or {}).get("ranges") or [{}]
+        if k.get("dma") is None or int(k["dma"], 16) != int(ranges[0].get("start", "-1"), 16):
+            diffs.append(f"address {k.get('dma')} vs {ranges[0].get('start')}")
     elif op in ("move", "revoke"):
         if k.get("generation") != str(s["buffer"]["generation"]):
             diffs.append(f"generation {k.get('generation')} vs {s['buffer']['generation']}")
@@ -184,8 +189,30 @@ def main():
                 else:
                     agree += 1
                     print(f"{top} {pair} event {i + 1} ({what.strip()}): agree")
+    guest_ok = guest_checks(folders)
     print(f"dma-buf events: {agree}/{total} agree")
-    return 0 if total > 0 and agree == total else 1
+    return 0 if total > 0 and agree == total and guest_ok else 1
+
+
+def guest_checks(folders):
+    """The guest's own verdicts: every dmabufctl step ok, and no kernel warning, bug or oops."""
+    ok = True
+    for folder in folders:
+        top = os.path.basename(folder.rstrip("/"))
+        story = os.path.join(folder, "50-dmabuf")
+        for name in sorted(os.listdir(story)) if os.path.isdir(story) else []:
+            if name.endswith(".steps"):
+                for line in open(os.path.join(story, name)):
+                    words = line.split()
+                    if len(words) < 3 or words[0] != "step" or words[2] != "ok":
+                        print(f"{top} {name[:-6]}: {line.strip()}")
+                        ok = False
+        dmesg = os.path.join(folder, "dmesg")
+        for line in open(dmesg) if os.path.exists(dmesg) else []:
+            if re.search(r"WARNING:|BUG:|Oops", line):
+                print(f"{top} dmesg: {line.strip()}")
+                ok = False
+    return ok
 
 
 if __name__ == "__main__":
