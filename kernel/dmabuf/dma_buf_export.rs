@@ -23,6 +23,7 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
+use kernel::str::CStrExt;
 use kernel::sync::Arc;
 
 use crate::resv::{Held, ResvGuard};
@@ -268,7 +269,7 @@ pub(crate) fn export<T: Exporter>(
 ) -> Result<Exported<T>> {
     let exporter = Arc::into_raw(exporter);
     let info = bindings::dma_buf_export_info {
-        exp_name: c"dmabuf_exporter".as_ptr().cast(),
+        exp_name: c"dmabuf_exporter".as_char_ptr(),
         owner: module.as_ptr(),
         ops: OpsTable::<T>::build(),
         size,
@@ -335,6 +336,9 @@ impl<T: Exporter> OpsTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `attach`: `dmabuf` is a live buffer exported by [`export`] for `T`, `attach` its new attachment.
     unsafe extern "C" fn attach_op(
         dmabuf: *mut bindings::dma_buf,
         attach: *mut bindings::dma_buf_attachment,
@@ -353,6 +357,9 @@ impl<T: Exporter> OpsTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `detach`: `dmabuf` is a live buffer of ours, `attach` one of its attachments.
     unsafe extern "C" fn detach_op(
         dmabuf: *mut bindings::dma_buf,
         attach: *mut bindings::dma_buf_attachment,
@@ -364,6 +371,9 @@ impl<T: Exporter> OpsTable<T> {
         exporter.detach(&buffer, &attachment);
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `pin`: `attach` is a live attachment of a buffer of ours, its reservation lock held.
     unsafe extern "C" fn pin_op(attach: *mut bindings::dma_buf_attachment) -> core::ffi::c_int {
         // SAFETY: the core calls `pin` with a live attachment of our buffer, lock held.
         let (exporter, attachment, resv) = unsafe {
@@ -375,6 +385,9 @@ impl<T: Exporter> OpsTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `unpin`: as for `pin_op`.
     unsafe extern "C" fn unpin_op(attach: *mut bindings::dma_buf_attachment) {
         // SAFETY: as for `pin_op`.
         let (exporter, attachment, resv) = unsafe {
@@ -383,6 +396,9 @@ impl<T: Exporter> OpsTable<T> {
         exporter.unpin(&resv, &attachment);
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `map_dma_buf`: `attach` is a live attachment of a buffer of ours, its reservation lock held.
     unsafe extern "C" fn map_op(
         attach: *mut bindings::dma_buf_attachment,
         _dir: bindings::dma_data_direction,
@@ -397,6 +413,9 @@ impl<T: Exporter> OpsTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `unmap_dma_buf`: as for `map_op`, and `table` came from `map_op`.
     unsafe extern "C" fn unmap_op(
         attach: *mut bindings::dma_buf_attachment,
         table: *mut bindings::sg_table,
@@ -416,12 +435,18 @@ impl<T: Exporter> OpsTable<T> {
         drop(table);
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `release`: `dmabuf` is a buffer of ours whose last reference is gone.
     unsafe extern "C" fn release_op(dmabuf: *mut bindings::dma_buf) {
         // SAFETY: the last reference is gone; `priv` is the `Arc` given in `export`, released
         // once, here.
         drop(unsafe { Arc::from_raw((*dmabuf).priv_.cast::<T>()) });
     }
 
+    /// # Safety
+    ///
+    /// Called only as the core's `mmap`: `dmabuf` is a live buffer of ours, `vma` a mapping being set up.
     unsafe extern "C" fn mmap_op(
         dmabuf: *mut bindings::dma_buf,
         vma: *mut bindings::vm_area_struct,

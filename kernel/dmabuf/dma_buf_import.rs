@@ -204,6 +204,10 @@ impl<T: Importer> Ops<T> {
         &Self::PLAIN
     }
 
+    /// # Safety
+    ///
+    /// Called only by the exporter, as the `invalidate_mappings` of an attachment made by
+    /// [`Import::attach`], with the reservation lock held.
     unsafe extern "C" fn invalidate_op(attach: *mut bindings::dma_buf_attachment) {
         // SAFETY: the exporter calls this for an attachment made by `Import::attach`, whose
         // `importer_priv` is the importer (alive until after the detach), with the

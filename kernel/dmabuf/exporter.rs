@@ -41,6 +41,7 @@ use kernel::ioctl::{_IO, _IOC_SIZE, _IOW, _IOWR};
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::new_mutex;
 use kernel::prelude::*;
+use kernel::str::CStrExt;
 use kernel::sync::{Arc, Mutex};
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -155,7 +156,7 @@ fn device_id(dev: *mut bindings::device) -> Option<DeviceId> {
         return None;
     }
     // SAFETY: as above: a NUL-terminated string.
-    let name = unsafe { core::ffi::CStr::from_ptr(name.cast()) }.to_bytes();
+    let name = unsafe { CStr::from_char_ptr(name) }.to_bytes();
     let mut parts = name.split(|&c| c == b':' || c == b'.');
     let mut hex = || -> Option<u32> {
         let part = parts.next()?;
@@ -688,7 +689,7 @@ impl ExporterFile {
             pages.fill(0xa5);
             let flags = (bindings::O_RDONLY | bindings::O_DIRECT) as i32;
             // SAFETY: a NUL-terminated path; returns a file or an error pointer.
-            let file = kernel::error::from_err_ptr(unsafe { bindings::filp_open(path.as_ptr().cast(), flags, 0) })?;
+            let file = kernel::error::from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags, 0) })?;
             let mut pos: bindings::loff_t = 0;
             let mut result = Ok(());
             for i in 0..pages.count() {

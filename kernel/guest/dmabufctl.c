@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain]: one dma-buf storyline in the guest.
+ * dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain [LATE]]: one dma-buf storyline in the guest.
  *
  * PROVIDER is the NVMe controller whose CMB holds the buffer (DDDD:BB:SS.F), CLIENT the NVMe
  * controller that imports it, NAMESPACE a block device of CLIENT (/dev/nvme1n1). Through
@@ -9,7 +9,10 @@
  * into the buffer with O_DIRECT and checks the bytes against a buffered read, maps the fd,
  * moves the buffer to system memory (the importer's mapping is invalidated), checks that the
  * data survived, maps again (renegotiated), transfers again, revokes, and checks that a later
- * map is refused. Each step prints "step NAME ok|FAILED ..."; the exit status is the number of
+ * map is refused. With LATE (another NVMe controller), a second importer attaches for LATE after
+ * the first transfer instead of the exporter's own move: if LATE cannot reach the CMB the
+ * exporter moves the buffer for it, invalidating the first importer, whose next map
+ * renegotiates. Each step prints "step NAME ok|FAILED ..."; the exit status is the number of
  * failed steps. The exporter logs every lifecycle event ("dmabuf-ic: event=..." in dmesg).
  */
 #include <errno.h>
@@ -111,8 +114,10 @@ int main(int argc, char **argv)
 	char detail[160];
 	int exp, imp, rc;
 
-	if (argc < 4 || bdf(argv[1], &provider) || bdf(argv[2], &client)) {
-		fprintf(stderr, "usage: dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain]\n");
+	uint32_t late = 0;
+	if (argc < 4 || bdf(argv[1], &provider) || bdf(argv[2], &client) ||
+	    (argc > 5 && bdf(argv[5], &late))) {
+		fprintf(stderr, "usage: dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain [LATE]]\n");
 		return 2;
 	}
 	int p2p = argc < 5 || strcmp(argv[4], "plain") != 0;
@@ -155,10 +160,19 @@ int main(int argc, char **argv)
 	if (cpu != MAP_FAILED)
 		munmap(cpu, SIZE);
 
-	uint32_t to_ram = 1;
-	rc = ioctl(exp, DMABUF_IC_MOVE, &to_ram);
-	snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);
-	step("move", 1, detail); /* a refused move (already there) is an outcome, not a failure */
+	int late_imp = -1;
+	if (argc > 5) {
+		struct dmabuf_ic_import li = { e.fd, late, 1, 0 };
+		late_imp = open("/dev/dmabuf_importer", O_RDWR);
+		rc = late_imp < 0 ? -1 : ioctl(late_imp, DMABUF_IC_IMPORT, &li);
+		snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);
+		step("attach-late", rc == 0, detail);
+	} else {
+		uint32_t to_ram = 1;
+		rc = ioctl(exp, DMABUF_IC_MOVE, &to_ram);
+		snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);
+		step("move", 1, detail); /* a refused move (already there) is an outcome */
+	}
 
 	step("data-survived", readback(exp, got) == 0 && memcmp(got, kept, SIZE) == 0, "");
 
@@ -168,6 +182,13 @@ int main(int argc, char **argv)
 	step("map-again", rc == 0 && m.len == SIZE, detail);
 
 	transfer("transfer-again", exp, argv[3], disk, got);
+
+	if (late_imp >= 0) {
+		rc = map(late_imp, &m);
+		snprintf(detail, sizeof(detail), "dma=0x%llx len=%llu error=%d",
+			 (unsigned long long)m.dma, (unsigned long long)m.len, rc);
+		step("map-late", rc == 0 && m.len == SIZE, detail);
+	}
 
 	rc = ioctl(exp, DMABUF_IC_REVOKE);
 	snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);
@@ -179,6 +200,11 @@ int main(int argc, char **argv)
 
 	rc = ioctl(imp, DMABUF_IC_DETACH);
 	step("detach", rc == 0, "");
+	if (late_imp >= 0) {
+		rc = ioctl(late_imp, DMABUF_IC_DETACH);
+		step("detach-late", rc == 0, "");
+		close(late_imp);
+	}
 	close(e.fd);
 	close(imp);
 	close(exp);

@@ -45,24 +45,27 @@ def kernel_events(path):
     return events
 
 
-def timeline(events):
-    """The kernel's lifecycle events as simulate events."""
-    out = []
+def importers(events):
+    """The importers in the order they attached: (name, bus id, peer2peer), and the name of
+    each attachment number."""
+    found, names = [], {}
     for e in events:
-        op = e.get("op")
-        if op in ("attach", "map", "unmap", "detach"):
-            out.append(f'[[event]]\n{op} = "nvme"\n')
-        elif op == "move":
-            out.append(f'[[event]]\nmove = "{e.get("placement")}"\n')
-        elif op == "revoke":
-            out.append("[[event]]\nrevoke = true\n")
-    return "\n".join(out)
+        if e.get("op") != "attach":
+            continue
+        name = f"nvme{len(found)}"
+        found.append((name, e.get("importer"), e.get("peer2peer", "yes") == "yes"))
+        e["name"] = name
+        if "attachment" in e:
+            names[e["attachment"]] = name
+    for e in events:
+        if e.get("op") in ("map", "unmap", "detach"):
+            e["name"] = names.get(e.get("attachment"), "?")
+    return found
 
 
-def offers(client, events):
-    """The importer's offers as the exporter read them from the attachment (`peer2peer`)."""
-    attach = next((e for e in events if e.get("op") == "attach"), {})
-    if attach.get("peer2peer", "yes") == "yes":
+def offers(client, peer2peer):
+    """An importer's offers as the exporter read them from the attachment (`peer2peer`)."""
+    if peer2peer:
         return (f'[[importer.offer]]\ninterconnect = "pci-bar"\ndevice = "{client}"\n\n'
                 f'[[importer.offer]]\ninterconnect = "dma-addr"\ndevice = "{client}"\n'
                 'peer2peer = true\n')
@@ -70,10 +73,26 @@ def offers(client, events):
             'peer2peer = false\n')
 
 
-def scenario(export, client, events):
+def timeline(events):
+    """The kernel's lifecycle events as simulate events."""
+    out = []
+    for e in events:
+        op = e.get("op")
+        if op in ("attach", "map", "unmap", "detach"):
+            out.append(f'[[event]]\n{op} = "{e["name"]}"\n')
+        elif op == "move":
+            out.append(f'[[event]]\nmove = "{e.get("placement")}"\n')
+        elif op == "revoke":
+            out.append("[[event]]\nrevoke = true\n")
+    return "\n".join(out)
+
+
+def scenario(export, events):
     """The storyline as a simulate scenario; `export` is the kernel's event=0 line."""
     p = export["provider"]
-    return f"""description = "dma-buf storyline {p} -> {client}, as the guest ran it"
+    who = "\n".join(f'[[importer]]\nname = "{name}"\nmode = "dynamic"\n\n{offers(bdf, p2p)}'
+                    for name, bdf, p2p in importers(events))
+    return f"""description = "dma-buf storyline of {p}, as the guest ran it"
 
 [buffer]
 size = {int(export["size"])}
@@ -94,12 +113,7 @@ memory = "system"
 phys = {export["ram"]}
 offers = ["dma-addr"]
 
-[[importer]]
-name = "nvme"
-mode = "dynamic"
-
-{offers(client, events)}
-
+{who}
 {timeline(events)}"""
 
 
@@ -117,7 +131,7 @@ def compare(k, s):
         if k.get("reason") != code:
             diffs.append(f"reason {k.get('reason')} vs {code}")
         return diffs
-    imp = s["importers"][0]
+    imp = next((i for i in s["importers"] if i["name"] == k.get("name")), s["importers"][0])
     if op == "attach":
         got = (imp.get("agreement") or {}).get("interconnect")
         if k.get("interconnect") != got:
@@ -162,7 +176,7 @@ def main():
                 continue
             path = os.path.join(folder, "50-dmabuf", pair + ".simulate.toml")
             with open(path, "w") as f:
-                f.write(scenario(export, client, lifecycle))
+                f.write(scenario(export, lifecycle))
             run = subprocess.run([tool, "simulate", path, "--sysfs", snapshot, "--format", "json"],
                                  capture_output=True, text=True)
             try:

@@ -26,6 +26,22 @@ for p in /sys/bus/pci/devices/*/p2pmem; do
       echo "== $pair"; cat "$OUT/$pair.steps"
     done
   done
+  # A late importer: the provider's own controller shares the buffer in the CMB, then each
+  # other controller attaches; one that cannot reach the CMB makes the exporter move the
+  # buffer, invalidating the first importer, whose next map renegotiates.
+  own=$(for b in /sys/block/nvme*; do
+    [ "$(basename "$(readlink -f "$b/device/device")")" = "$provider" ] && basename "$b"; done | head -1)
+  [ -n "$own" ] || continue
+  for b in /sys/block/nvme*; do
+    late=$(basename "$(readlink -f "$b/device/device")")
+    [ "$late" = "$provider" ] && continue
+    pair="$provider-$provider-late-$late"
+    before=$(dmesg | grep -c 'dmabuf-ic:')
+    /bin/dmabufctl "$provider" "$provider" "/dev/$own" p2p "$late" >"$OUT/$pair.steps" 2>&1 || rc=1
+    dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
+    echo "$pair $provider $provider /dev/$own" >>"$OUT/pairs"
+    echo "== $pair"; cat "$OUT/$pair.steps"
+  done
 done
 rmmod dmabuf_exporter || rc=1
 rmmod dmabuf_importer || rc=1
