@@ -20,6 +20,8 @@ Examples:
   dmabuf-ic simulate examples/simulate-1-vram-evicted-for-an-rdma-nic.toml
                                                   a buffer's life: attach, map, move, revoke,
                                                   links down, resets, checked after each event
+  dmabuf-ic snapshot this-machine.tar.gz          save this machine (as root: whole config
+                                                  spaces) for --sysfs on any other machine
   dmabuf-ic --sysfs snapshot.tar.gz topo          a saved sysfs tree (folder or archive)
 
 Exit status: 0 ok, 1 error (bad file, unloadable machine), 2 usage (bad option, unknown
@@ -74,7 +76,8 @@ pub struct CommonArgs {
 #[derive(Args, Debug, Default, Clone)]
 pub struct SourceArgs {
     /// A sysfs tree: a root folder holding sys/ and proc/ (default: the live `/`), or a
-    /// snapshot archive (.tar, .tar.gz, .tar.bz2 with one top folder).
+    /// snapshot archive (.tar, .tar.gz, .tar.bz2 holding sys/ and proc/, at its top or in one
+    /// top folder).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["hwloc", "nccl", "machine"])]
     pub sysfs: Option<PathBuf>,
 
@@ -210,6 +213,23 @@ Examples:
   dmabuf-ic simulate examples/simulate-3a-nvlink-down-falls-back-to-pcie.toml --format json"
     )]
     Simulate(SimulateArgs),
+
+    /// Saves this machine (or the sysfs folder --sysfs names) as an archive that --sysfs reads
+    /// back into the same machine: what the model reads of the PCI functions (attributes,
+    /// configuration space, links, IOMMU groups) and of the CPU. Says what it could not read
+    /// without root.
+    #[command(
+        after_help = "Run as root to save each function's whole configuration space: without root the kernel
+gives only its first 64 bytes, so ACS and PCIe port types are unknown in the snapshot (and
+every verdict that depends on them shows each outcome). The archive is written whole or not at
+all; its top folder is the file name without .tar.gz.
+
+Examples:
+  sudo dmabuf-ic snapshot node7.tar.gz
+  dmabuf-ic --sysfs node7.tar.gz matrix          (on any machine)
+  dmabuf-ic --sysfs /mnt/other-root snapshot other.tar.bz2"
+    )]
+    Snapshot(SnapshotArgs),
 }
 
 impl Command {
@@ -221,6 +241,7 @@ impl Command {
             Self::Explain(a) => &a.common,
             Self::Negotiate(a) => &a.common,
             Self::Simulate(a) => &a.common,
+            Self::Snapshot(a) => &a.common,
         }
     }
 
@@ -232,6 +253,7 @@ impl Command {
             Self::Explain(_) => "explain",
             Self::Negotiate(_) => "negotiate",
             Self::Simulate(_) => "simulate",
+            Self::Snapshot(_) => "snapshot",
         }
     }
 }
@@ -365,4 +387,16 @@ mod tests {
             }
         }
     }
+}
+
+/// Options of `snapshot`.
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// The common options, given after the command's name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The archive to write: `.tar.gz` (or `.tgz`), `.tar.bz2` or `.tar`.
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
 }

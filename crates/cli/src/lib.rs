@@ -12,13 +12,17 @@
 //!   [`core_names`]: the negotiation core's ids by bus id, fabric name or importer.
 //! - [`picture`]: pictures of a machine, as Graphviz DOT and as SVG drawn by the program itself,
 //!   with an optional route highlighted.
-//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour.
+//! - [`limits`]: what the command line refuses as too large, on top of the loaders' limits.
+//! - [`error`]: errors and exit codes; [`output`], [`style`]: formats, writing, colour;
+//!   [`counts`]: a number with its noun.
 
 pub mod cli;
 pub mod commands;
 pub mod core_names;
+pub mod counts;
 pub mod error;
 pub mod kind;
+pub mod limits;
 pub mod location;
 pub mod names;
 pub mod offers;

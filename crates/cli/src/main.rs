@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use dmabuf_ic::error::Exit;
-use dmabuf_ic::output::{self, Colour};
+use dmabuf_ic::output::{self, Colour, OutputFormat};
 use dmabuf_ic::{cli, commands, style};
 
 fn main() -> ExitCode {
@@ -43,7 +43,9 @@ fn main() -> ExitCode {
             for n in &outcome.notes {
                 output::emit_err(&format!("dmabuf-ic: {n}\n"), colour);
             }
-            if let Err(e) = output::emit(&outcome.text, colour) {
+            // The format the command rendered in (the options were valid: it ran).
+            let format = cli.options().map_or(OutputFormat::Human, |o| o.format);
+            if let Err(e) = output::emit(&outcome.text, format, colour) {
                 output::emit_err(&format!("dmabuf-ic: {prog} {e}\n"), colour);
                 return ExitCode::from(e.exit().code());
             }

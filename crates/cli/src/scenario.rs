@@ -17,8 +17,7 @@ use toml::Spanned;
 use crate::error::CliError;
 use crate::offers::{Binder, FabricNames, RawOffer, check_shape};
 pub use crate::offers::{MemorySpec, OfferSpec, Side};
-use crate::scenario_file::{RawMachine, ScenarioFile};
-use crate::source::MachineSource;
+use crate::scenario_file::{NamedMachine, RawMachine, ScenarioFile};
 
 /// The file as written.
 #[derive(Deserialize, Debug)]
@@ -42,7 +41,7 @@ pub struct Scenario {
     pub description: Option<String>,
     /// The machine it names (paths resolved against the scenario's folder); `None`: the live
     /// machine.
-    pub machine: Option<MachineSource>,
+    pub machine: Option<NamedMachine>,
     /// The ranking policy.
     pub policy: Policy,
     file: ScenarioFile,
@@ -117,6 +116,14 @@ impl Scenario {
                 check_shape(side, o.get_ref()).map_err(|(span, msg)| file.err(span, msg))?;
             }
         }
+        if raw.exporter.is_empty() && raw.importer.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: no offers: a scenario lists the exporter's ([[exporter]] tables) and the \
+                 importer's ([[importer]] tables)",
+                file.path.display()
+            ))
+            .note("the scenario format is described in docs/scenario-format.md"));
+        }
         Ok(Self {
             path: file.path.clone(),
             description: raw.description,
@@ -172,6 +179,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::MachineSource;
 
     fn parse(text: &str) -> Result<Scenario, CliError> {
         Scenario::parse(Path::new("s.toml"), text.to_owned())
@@ -196,18 +204,44 @@ mod tests {
         assert!(e.message.starts_with("s.toml:"), "{}", e.message);
     }
 
+    const OFFERS: &str = "[[exporter]]\ninterconnect = \"dma-addr\"\nmemory = \"system\"\n";
+
     #[test]
     fn machine_paths_are_relative_to_the_scenario() {
         let s = Scenario::parse(
             Path::new("examples/negotiate/x.toml"),
-            "[machine]\nsysfs = \"../m.tar.gz\"\n".to_owned(),
+            format!("[machine]\nsysfs = \"../m.tar.gz\"\n{OFFERS}"),
         )
         .unwrap();
+        let named = s.machine.unwrap();
         assert_eq!(
-            s.machine,
-            Some(MachineSource::Sysfs(PathBuf::from("examples/m.tar.gz")))
+            named.source,
+            MachineSource::Sysfs(PathBuf::from("examples/m.tar.gz"))
         );
-        assert!(parse("[machine]\nsysfs = \"a\"\nnccl = \"b\"\n").is_err());
-        assert_eq!(parse("").unwrap().policy, Policy::BestRoute);
+        assert_eq!(named.at, "examples/negotiate/x.toml:2:9");
+        assert!(parse(&format!("[machine]\nsysfs = \"a\"\nnccl = \"b\"\n{OFFERS}")).is_err());
+        assert_eq!(parse(OFFERS).unwrap().policy, Policy::BestRoute);
+    }
+
+    #[test]
+    fn a_scenario_without_offers_is_an_error() {
+        for text in ["", "# nothing yet\n", "[machine]\nlive = true\n"] {
+            let e = parse(text).unwrap_err();
+            assert!(e.message.starts_with("s.toml: no offers"), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_machine_is_an_error_at_its_line_relative_to_the_scenario() {
+        let s = Scenario::parse(
+            Path::new("/nonexistent/dir/s.toml"),
+            format!("[machine]\nsysfs = \"snap.tar.gz\"\n{OFFERS}"),
+        )
+        .unwrap();
+        let e = s.machine.unwrap().load().unwrap_err().to_string();
+        assert!(e.starts_with("/nonexistent/dir/s.toml:2:9: "), "{e}");
+        assert!(e.contains("`snap.tar.gz`"), "{e}");
+        assert!(e.contains("relative to the scenario file"), "{e}");
+        assert!(e.contains("/nonexistent/dir/snap.tar.gz"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! What every scenario file shares, whatever it describes (one negotiation, or a simulated
 //! timeline): its text, kept for positioned errors (`path:line:column: what was expected`), and
-//! its `[machine]` section, whose paths are relative to the file.
+//! its `[machine]` section, whose paths are relative to the file ([`NamedMachine`], loaded by
+//! [`load_machine`] unless the command line names another machine).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,9 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use crate::error::CliError;
+use crate::limits::SCENARIO_FILE;
 use crate::location;
-use crate::source::MachineSource;
+use crate::source::{Loaded, MachineSource};
 
 /// A scenario file's text and where it came from.
 #[derive(Debug)]
@@ -26,18 +28,83 @@ pub struct ScenarioFile {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawMachine {
-    sysfs: Option<String>,
-    hwloc: Option<String>,
-    nccl: Option<String>,
-    machine: Option<String>,
+    sysfs: Option<Spanned<String>>,
+    hwloc: Option<Spanned<String>>,
+    nccl: Option<Spanned<String>>,
+    machine: Option<Spanned<String>>,
     live: Option<bool>,
+}
+
+/// The machine a scenario file names in `[machine]`: the source, its path resolved against the
+/// file's folder, and where the file names it, so that a path that does not exist or a machine
+/// that cannot be loaded is an error at that line.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NamedMachine {
+    /// The source, its path relative to the working directory.
+    pub source: MachineSource,
+    /// The path as written in the file (`None` for `live = true`).
+    pub written: Option<String>,
+    /// `file:line:column` of the value.
+    pub at: String,
+}
+
+impl NamedMachine {
+    /// Loads the machine; errors name the scenario's line and say that the path is relative
+    /// to the scenario file.
+    pub fn load(&self) -> Result<Loaded, CliError> {
+        let relative = "paths in [machine] are relative to the scenario file";
+        if let (Some(path), Some(written)) = (self.source.path(), &self.written) {
+            if !path.exists() {
+                return Err(CliError::input(format!(
+                    "{}: no such file or folder: `{written}` ({relative}: {})",
+                    self.at,
+                    path.display()
+                )));
+            }
+        }
+        self.source
+            .load_as_written(self.written.as_deref())
+            .map_err(|e| {
+                let at = CliError {
+                    message: format!("{}: {}", self.at, e.message),
+                    ..e
+                };
+                if self.written.is_some() {
+                    at.note(relative)
+                } else {
+                    at
+                }
+            })
+    }
+}
+
+/// The machine a scenario runs on, loaded: the command line's source if it names one (it
+/// replaces the scenario's), else the scenario's `[machine]`, else the live system.
+pub fn load_machine(
+    command_line: Option<MachineSource>,
+    named: Option<&NamedMachine>,
+) -> Result<(MachineSource, Loaded), CliError> {
+    match (command_line, named) {
+        (Some(source), _) => Ok((source.clone(), source.load()?)),
+        (None, Some(named)) => Ok((named.source.clone(), named.load()?)),
+        (None, None) => Ok((MachineSource::Live, MachineSource::Live.load()?)),
+    }
 }
 
 impl ScenarioFile {
     /// Reads a file; `what` names it in the error (`scenario`, `simulation`).
     pub fn read(path: &Path, what: &str) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::input(format!("cannot read {what} {}: {e}", path.display())))?;
+        let bytes = pci_topology::load::read_file(path, &SCENARIO_FILE)
+            .map_err(|e| CliError::input(format!("cannot read {what} {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let good = String::from_utf8_lossy(&e.as_bytes()[..at]);
+            CliError::input(format!(
+                "{}: expected UTF-8 text, found the byte {:#04x}",
+                location::at(path, &good, at),
+                e.as_bytes().get(at).copied().unwrap_or(0)
+            ))
+        })?;
         Ok(Self {
             path: path.to_owned(),
             text,
@@ -70,29 +137,37 @@ impl ScenarioFile {
     pub fn machine(
         &self,
         raw: Option<&Spanned<RawMachine>>,
-    ) -> Result<Option<MachineSource>, CliError> {
+    ) -> Result<Option<NamedMachine>, CliError> {
         let Some(m) = raw else {
             return Ok(None);
         };
         let span = m.span();
         let m = m.get_ref();
         let base = self.path.parent().unwrap_or(Path::new(""));
-        let join = |p: &String| normalize(&base.join(p));
+        let named = |p: &Spanned<String>, source: fn(PathBuf) -> MachineSource| NamedMachine {
+            source: source(normalize(&base.join(p.get_ref()))),
+            written: Some(p.get_ref().clone()),
+            at: self.at(p.span().start),
+        };
         let mut given = Vec::new();
         if let Some(p) = &m.sysfs {
-            given.push(MachineSource::Sysfs(join(p)));
+            given.push(named(p, MachineSource::Sysfs));
         }
         if let Some(p) = &m.hwloc {
-            given.push(MachineSource::Hwloc(join(p)));
+            given.push(named(p, MachineSource::Hwloc));
         }
         if let Some(p) = &m.nccl {
-            given.push(MachineSource::Nccl(join(p)));
+            given.push(named(p, MachineSource::Nccl));
         }
         if let Some(p) = &m.machine {
-            given.push(MachineSource::Toml(join(p)));
+            given.push(named(p, MachineSource::Toml));
         }
         if m.live == Some(true) {
-            given.push(MachineSource::Live);
+            given.push(NamedMachine {
+                source: MachineSource::Live,
+                written: None,
+                at: self.at(span.start),
+            });
         }
         if given.len() != 1 {
             return Err(self.err(

@@ -75,6 +75,20 @@ impl MachineSource {
         }
     }
 
+    /// `dmabuf-ic` with the option that names this source, as a command line to paste into a
+    /// shell (the path quoted when it needs to be): `dmabuf-ic --sysfs x.tar.gz`, or
+    /// `dmabuf-ic` for the live system.
+    pub fn command(&self) -> String {
+        match self.path() {
+            None => "dmabuf-ic".to_owned(),
+            Some(p) => format!(
+                "dmabuf-ic --{} {}",
+                self.option(),
+                shell_word(&p.display().to_string())
+            ),
+        }
+    }
+
     /// A short description for people: `live system (/)`, `sysfs snapshot x.tar.gz`, ...
     pub fn describe(&self) -> String {
         match self {
@@ -88,10 +102,17 @@ impl MachineSource {
 
     /// Loads the machine, with what the loader says it left out (for standard error).
     pub fn load(&self) -> Result<Loaded, CliError> {
+        self.load_as_written(None)
+    }
+
+    /// Loads the machine that a scenario's `[machine]` names with `written` (its path as
+    /// written there), or the command line's (`None`): a file of another kind is answered with
+    /// the key or the option that reads it.
+    pub fn load_as_written(&self, written: Option<&str>) -> Result<Loaded, CliError> {
         let (path, format) = match self {
             Self::Live => {
                 let machine = load::load_live().map_err(|e| {
-                    load_error(self, &e).note(
+                    load_error(self, &e, written).note(
                         "this system shows no usable PCI tree in /sys; name a snapshot with --sysfs PATH",
                     )
                 })?;
@@ -105,7 +126,7 @@ impl MachineSource {
             Self::Nccl(p) => (p, Format::NcclXml),
             Self::Toml(p) => (p, Format::Toml),
         };
-        let loaded = load::open(path, Some(format)).map_err(|e| load_error(self, &e))?;
+        let loaded = load::open(path, Some(format)).map_err(|e| load_error(self, &e, written))?;
         Ok(Loaded {
             machine: loaded.machine,
             warnings: loaded
@@ -126,9 +147,90 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-fn load_error(source: &MachineSource, e: &LoadError) -> CliError {
-    CliError::input(format!(
+fn load_error(source: &MachineSource, e: &LoadError, written: Option<&str>) -> CliError {
+    let error = CliError::input(format!(
         "cannot load the machine ({}): {e}",
         source.describe()
-    ))
+    ));
+    match (e, source.path()) {
+        (
+            LoadError::WrongKind {
+                detected: Some(f), ..
+            },
+            Some(path),
+        ) => error.note(match (*f, scenario_kind(path)) {
+            (Format::Toml, Some(command)) => format!(
+                "it is a scenario, not a machine: run `dmabuf-ic {command} {}`",
+                path.display()
+            ),
+            _ => match written {
+                Some(w) => format!("name it with `{} = {w:?}` in [machine]", option_of(*f)),
+                None => format!("read it with --{} {}", option_of(*f), path.display()),
+            },
+        }),
+        _ => error,
+    }
+}
+
+/// The command a TOML file is a scenario for, by its top-level tables: `negotiate` (exporter
+/// and importer offers) or `simulate` (a buffer and events). Files over 1 MiB are not read.
+fn scenario_kind(path: &Path) -> Option<&'static str> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    if doc.contains_key("buffer") || doc.contains_key("event") {
+        Some("simulate")
+    } else if doc.contains_key("exporter") || doc.contains_key("importer") {
+        Some("negotiate")
+    } else {
+        None
+    }
+}
+
+/// `text` as one shell word: as it is when it holds only characters no shell treats specially,
+/// else in single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./+:=,@%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The command-line option (and scenario key) that reads a format.
+const fn option_of(format: Format) -> &'static str {
+    match format {
+        Format::Sysfs => "sysfs",
+        Format::HwlocXml => "hwloc",
+        Format::NcclXml => "nccl",
+        Format::Toml => "machine",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_name_the_source_as_a_shell_reads_it() {
+        assert_eq!(MachineSource::Live.command(), "dmabuf-ic");
+        assert_eq!(
+            MachineSource::Sysfs("../shared/fixtures/x.tar.gz".into()).command(),
+            "dmabuf-ic --sysfs ../shared/fixtures/x.tar.gz"
+        );
+        assert_eq!(
+            MachineSource::Toml("my machine's.toml".into()).command(),
+            r"dmabuf-ic --machine 'my machine'\''s.toml'"
+        );
+        assert_eq!(
+            MachineSource::Hwloc("a$b".into()).command(),
+            "dmabuf-ic --hwloc 'a$b'"
+        );
+    }
 }

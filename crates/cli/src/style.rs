@@ -18,6 +18,23 @@ pub const DIM: Style = Style::new().dimmed();
 /// Labels in key-value lines.
 pub const LABEL: Style = AnsiColor::Cyan.on_default();
 
+/// Every style above: their escape sequences are the only ones the human output may contain
+/// ([`crate::output::escape_controls`]).
+pub const ALL: [Style; 7] = [HEADING, ID, GOOD, FAIR, BAD, DIM, LABEL];
+
+/// The escape sequences the styles write: each style's start, and the reset.
+pub fn sequences() -> Vec<String> {
+    let mut out: Vec<String> = ALL
+        .iter()
+        .flat_map(|s| [s.render().to_string(), s.render_reset().to_string()])
+        .filter(|s| !s.is_empty())
+        .collect();
+    // Longest first, so that a style of two sequences is kept whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
 /// `text` in `style`.
 pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")

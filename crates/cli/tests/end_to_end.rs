@@ -113,6 +113,118 @@ fn a_bad_path_is_named() {
 }
 
 #[test]
+fn a_file_of_another_kind_names_the_option_that_reads_it() {
+    let hwloc = Scratch::new(
+        "kind.xml",
+        "<?xml version=\"1.0\"?>\n<topology version=\"3.0\">\n</topology>\n",
+    );
+    let nccl = Scratch::new("kind-nccl.xml", "<system version=\"1\">\n</system>\n");
+    let machine = Scratch::new("kind.toml", "format = 1\n");
+    let passwd = Scratch::new("passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    let gzip = Scratch::bytes("kind.tar.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+    let scenario = repo_root().join("examples/negotiate-1-vram-same-device.toml");
+    let scenario = scenario.to_str().unwrap();
+    for (option, file, found, hint) in [
+        (
+            "--sysfs",
+            hwloc.path(),
+            "an hwloc XML export",
+            "read it with --hwloc",
+        ),
+        (
+            "--machine",
+            hwloc.path(),
+            "an hwloc XML export",
+            "read it with --hwloc",
+        ),
+        (
+            "--hwloc",
+            nccl.path(),
+            "an NCCL topology file",
+            "read it with --nccl",
+        ),
+        (
+            "--machine",
+            gzip.path(),
+            "a gzip-compressed file",
+            "read it with --sysfs",
+        ),
+        (
+            "--sysfs",
+            machine.path(),
+            "a TOML file",
+            "read it with --machine",
+        ),
+        ("--sysfs", passwd.path(), "a text file", ""),
+        (
+            "--nccl",
+            scenario,
+            "a TOML file",
+            "run `dmabuf-ic negotiate",
+        ),
+    ] {
+        let r = run(&[option, file, "topo"]);
+        assert_eq!(r.code, 1, "{option} {file}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("found {found}")) && r.stderr.contains(hint),
+            "{option} {file}: {}",
+            r.stderr
+        );
+        // Not a parser's complaint about a file it was never meant for, nor a quote of it.
+        for wrong in ["cksum", "key with no value", "0x8b", "root:x"] {
+            assert!(!r.stderr.contains(wrong), "{option} {file}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_scenario_machine_that_is_not_there_is_named_at_its_line() {
+    for command in ["negotiate", "simulate"] {
+        let text = "# a scenario\n[machine]\nsysfs = \"snapshots/nope.tar.gz\"\n";
+        let f = Scratch::new(&format!("missing-machine-{command}.toml"), text);
+        let dir = std::path::Path::new(f.path()).parent().unwrap();
+        // A scenario needs more than a machine; the machine is checked when it is loaded,
+        // after the file's own checks, unless the command line replaces it.
+        let text = match command {
+            "negotiate" => {
+                format!("{text}[[exporter]]\ninterconnect = \"dma-addr\"\nmemory = \"system\"\n")
+            }
+            _ => format!(
+                "{text}[buffer]\nsize = 4096\nexporter = \"00:00.0\"\n[[placement]]\nname = \"ram\"\nmemory = \"system\"\nphys = 0x1000\n"
+            ),
+        };
+        std::fs::write(f.path(), text).unwrap();
+        let r = run(&[command, f.path()]);
+        assert_eq!(r.code, 1, "{command}: {}", r.stderr);
+        let at = format!("{}:3:9: ", f.path());
+        assert!(r.stderr.contains(&at), "{command}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("`snapshots/nope.tar.gz`")
+                && r.stderr.contains("relative to the scenario file")
+                && r.stderr
+                    .contains(&dir.join("snapshots/nope.tar.gz").display().to_string()),
+            "{command}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn an_empty_scenario_is_an_error() {
+    for text in ["", "# to do\n", "description = \"later\"\n"] {
+        let f = Scratch::new("empty-scenario.toml", text);
+        let r = run(&["negotiate", f.path()]);
+        assert_eq!(r.code, 1, "{text:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{text:?}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!("{}: no offers", f.path())),
+            "{text:?}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
 fn every_source_names_a_missing_file() {
     for opt in ["--sysfs", "--hwloc", "--nccl", "--machine"] {
         let r = run(&[opt, "/nonexistent/file", "topo"]);
@@ -182,6 +294,44 @@ fn unknown_bus_ids_name_the_closest() {
     let r = run(&["--sysfs", &m, "explain", "not-a-device", "05:00.0"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("provider"), "{}", r.stderr);
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn the_explain_command_negotiate_prints_runs_on_the_same_machine() {
+    let Some(fx) = fixtures() else { return };
+    let scenario = "examples/negotiate-6-nothing-in-common.toml";
+    let (kind, machine) = scenario_machine(&repo_root().join(scenario), &fx).unwrap();
+    let (option, machine) = (format!("--{kind}"), machine.display().to_string());
+    let r = run(&["negotiate", scenario, &option, &machine]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let hint = r
+        .stdout
+        .split_once("(dmabuf-ic ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(hint, _)| hint)
+        .unwrap_or_else(|| panic!("no explain command in:\n{}", r.stdout));
+    let words: Vec<&str> = hint.split(' ').collect();
+    assert_eq!(
+        words,
+        [
+            option.as_str(),
+            machine.as_str(),
+            "explain",
+            "0000:01:00.0",
+            "0000:02:00.0"
+        ]
+    );
+    let r = run(&words);
+    assert_eq!(r.code, 0, "dmabuf-ic {hint}: {}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("Can 0000:02:00.0 DMA into the memory of 0000:01:00.0?")
+            && r.stdout.contains(&machine)
+            && r.stdout.contains("verdict   not-supported"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

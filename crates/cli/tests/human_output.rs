@@ -245,3 +245,95 @@ fn negotiate_examples() {
         insta::assert_snapshot!(name.trim_end_matches(".toml"), out);
     }
 }
+
+/// The nouns the program counts, each wrongly in the plural after a 1.
+const MISCOUNTED: [&str; 12] = [
+    "1 bridges",
+    "1 host bridges",
+    "1 functions",
+    "1 endpoints",
+    "1 links",
+    "1 hops",
+    "1 bundles",
+    "1 pins",
+    "1 events",
+    "1 expectations",
+    "1 more ranges",
+    "(s)",
+];
+
+fn check_counts(what: &str, text: &str) {
+    for wrong in MISCOUNTED {
+        // `11 functions` is right: the 1 must start the number.
+        let found = text.match_indices(wrong).any(|(at, _)| {
+            !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_digit())
+        });
+        assert!(!found, "{what}: `{wrong}` in:\n{text}");
+    }
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn counts_agree_with_their_number_on_fixtures() {
+    let Some(fx) = fixtures() else { return };
+    // One bridge, one host bridge (a machine of root-bus devices and one root port).
+    let topo = ok(&fx, "kernel-oracle/rciep.tar.gz", &["topo"]);
+    assert!(topo.contains("(1 bridge, "), "{topo}");
+    check_counts("topo rciep", &topo);
+    check_counts(
+        "explain",
+        &ok(&fx, MULTIFUNCTION, &["explain", "01:00.0", "01:00.1"]),
+    );
+}
+
+#[test]
+fn counts_agree_with_their_number_in_a_timeline() {
+    // One event, one expectation, and it fails: the summary and the note say so in the singular.
+    let machine = common::repo_root().join(SRIOV);
+    let sim = common::Scratch::new(
+        "one-event.toml",
+        &format!(
+            "[machine]\nmachine = {:?}\n[buffer]\nsize = 4096\nexporter = \"03:00.0\"\n\
+             [[placement]]\nname = \"ram\"\nmemory = \"system\"\nphys = 0x1000\n\
+             [[importer]]\nname = \"gpu\"\n[[importer.offer]]\ninterconnect = \"dma-addr\"\n\
+             device = \"04:00.0\"\n[[event]]\nattach = \"gpu\"\nexpect = {{ outcome = \"refused\" }}\n",
+            machine.display().to_string()
+        ),
+    );
+    let r = run(&["simulate", sim.path()]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stdout.contains("1 event run"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("1 of 1 expectation failed"),
+        "{}",
+        r.stderr
+    );
+    check_counts("simulate", &r.stdout);
+    check_counts("simulate stderr", &r.stderr);
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn one_rounding_rule_for_a_link_in_matrix_explain_and_picture() {
+    let Some(fx) = fixtures() else { return };
+    // The Vector Engine's Gen3 x16 link: 15.753 GB/s after line encoding.
+    let matrix = ok(&fx, VE, &["matrix", "1b:00.0", "1a:00.0"]);
+    let explain = ok(&fx, VE, &["explain", "1b:00.0", "1a:00.0"]);
+    let svg = ok(
+        &fx,
+        VE,
+        &["explain", "1b:00.0", "1a:00.0", "--format", "svg"],
+    );
+    assert!(matrix.contains(" 15.8\n"), "{matrix}");
+    assert!(explain.contains("narrowest link 15.8 GB/s"), "{explain}");
+    assert!(svg.contains("15.8 GB/s"), "{svg}");
+    for (what, text) in [("matrix", &matrix), ("explain", &explain), ("svg", &svg)] {
+        assert!(
+            !text.contains("15.7") && !text.contains("15.75"),
+            "{what} rounds another way:\n{text}"
+        );
+    }
+}

@@ -57,6 +57,9 @@ fn check_matrix(doc: &Value) -> HashMap<(String, String), Value> {
             "provider",
             "client",
             "map_type",
+            "verdict_known",
+            "possible_map_types",
+            "switches_collapsed",
             "distance",
             "acs_known",
             "class",
@@ -65,6 +68,14 @@ fn check_matrix(doc: &Value) -> HashMap<(String, String), Value> {
         ] {
             assert!(o.contains_key(key), "missing `{key}` in {p}");
         }
+        let possible: Vec<&str> = o["possible_map_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(possible.contains(&o["map_type"].as_str().unwrap()), "{p}");
+        assert_eq!(o["verdict_known"], possible.len() == 1, "{p}");
         let provider = o["provider"].as_str().unwrap().to_owned();
         let client = o["client"].as_str().unwrap().to_owned();
         assert!(is_bdf(&provider) && is_bdf(&client), "{p}");
@@ -499,4 +510,134 @@ fn explain_with_acs_redirect() {
     assert_eq!(c["map_type"], "bus-addr");
     assert_eq!(c["distance"], 4);
     assert_eq!(x["route"]["iommu_translates"], true);
+}
+
+/// How good a verdict is: (map type rank, distance); a change must be better.
+fn better(now: (&str, i64), then: (&str, i64)) -> bool {
+    let rank = |t: &str| match t {
+        "not-supported" => 0,
+        "thru-host-bridge" => 1,
+        "bus-addr" => 2,
+        other => panic!("map type {other}"),
+    };
+    match rank(then.0).cmp(&rank(now.0)) {
+        std::cmp::Ordering::Greater => now.0 == "not-supported" || then.1 <= now.1,
+        std::cmp::Ordering::Equal => then.1 < now.1,
+        std::cmp::Ordering::Less => false,
+    }
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn what_would_change_it_only_offers_improvements() {
+    let Some(fx) = fixtures() else { return };
+    let mut offered = 0;
+    for machine in [SWITCH, "kernel-oracle/switch-vs-rootport-zen.tar.gz"] {
+        let pairs = json(&fx, machine, &["matrix", "--all"]);
+        for p in pairs.as_array().unwrap() {
+            let (provider, client) = (
+                p["provider"].as_str().unwrap(),
+                p["client"].as_str().unwrap(),
+            );
+            if provider == client {
+                continue;
+            }
+            let x = json(&fx, machine, &["explain", provider, client]);
+            let now = (
+                x["map_type"].as_str().unwrap(),
+                x["path_distance"].as_i64().unwrap(),
+            );
+            for c in x["changes"].as_array().unwrap() {
+                let then = (
+                    c["map_type"].as_str().unwrap(),
+                    c["distance"].as_i64().unwrap(),
+                );
+                assert!(
+                    better(now, then),
+                    "{machine} {provider} {client}: {now:?} offered {then:?} ({})",
+                    c["detail"]
+                );
+                offered += 1;
+            }
+        }
+    }
+    assert!(offered > 0, "some pair has something to improve");
+}
+
+/// The machine shipped with the examples: no fixtures needed.
+const SRIOV: &str = "examples/machines/sriov-flex-gpus.toml";
+
+#[test]
+fn one_spelling_for_cpu_vendors_and_offsets_in_every_document() {
+    let doc = |args: &[&str]| -> Value {
+        let r = run(args);
+        assert!(r.code == 0 || r.code == 3, "{args:?}: {}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let topo = doc(&["--machine", SRIOV, "--format", "json", "topo"]);
+    let explain = doc(&[
+        "--machine",
+        SRIOV,
+        "--format",
+        "json",
+        "explain",
+        "03:00.0",
+        "04:00.0",
+    ]);
+    assert_eq!(topo["cpu"]["vendor"], "amd");
+    assert_eq!(explain["cpu"]["vendor"], topo["cpu"]["vendor"]);
+
+    let machine = common::repo_root().join(SRIOV);
+    let scenario = common::Scratch::new(
+        "offsets.toml",
+        &format!(
+            "[machine]\nmachine = {:?}\n\n[[exporter]]\ninterconnect = \"pci-bar\"\ndevice = \"03:00.0\"\nbar = 2\noffset = 0x100000\nlen = 0x1000\n\n[[importer]]\ninterconnect = \"pci-bar\"\ndevice = \"04:00.0\"\n",
+            machine.display().to_string()
+        ),
+    );
+    let negotiate = doc(&["--format", "json", "negotiate", scenario.path()]);
+    let offer = &negotiate["exporter"][0];
+    // Offsets are hex strings, as in `simulate`; lengths are integers.
+    assert_eq!(offer["offset"], "0x100000", "{offer}");
+    assert_eq!(offer["len"], 0x1000, "{offer}");
+}
+
+/// What the source does not give, in `explain` and `matrix`: the NCCL pair of the issue, whose
+/// host bridge's device is not in the file, has both outcomes, the inferred one marked.
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn unknown_facts_and_every_outcome() {
+    let Some(fx) = fixtures() else { return };
+    let nccl = "nccl/topo_8A100_4CX6.xml";
+    let x = json(&fx, nccl, &["explain", "48:00.0", "13:00.0"]);
+    assert_eq!(x["map_type"], "not-supported");
+    assert_eq!(x["verdict_known"], false);
+    assert_eq!(
+        x["possible_map_types"],
+        serde_json::json!(["thru-host-bridge", "not-supported"])
+    );
+    let facts = x["unknown_facts"].as_array().unwrap();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(facts[0]["fact"], "host-bridge-device");
+    assert_eq!(facts[0]["why"], "not-listed");
+    assert_eq!(facts[0]["inferred"]["device"], "8086:09a2");
+    assert_eq!(facts[0]["inferred"]["allows"], true);
+    let outcomes = x["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0]["map_type"], "thru-host-bridge");
+    assert_eq!(outcomes[0]["distance"], 8);
+    assert_eq!(outcomes[0]["inferred"], true);
+    assert_eq!(outcomes[0]["when"][0][0]["holds"], true);
+    assert_eq!(outcomes[1]["distance"], -1);
+    assert_eq!(x["host_bridge"]["lookups"][0]["device_known"], false);
+    let m = json(&fx, nccl, &["matrix", "48:00.0", "13:00.0"]);
+    let pair = &m[1];
+    assert_eq!(pair["verdict_known"], false);
+    assert_eq!(pair["switches_collapsed"], true);
+    // A machine that knows everything: one outcome, without conditions.
+    let k = json(&fx, SWITCH, &["explain", "03:00.0", "05:00.0"]);
+    assert_eq!(k["verdict_known"], true);
+    assert!(k["unknown_facts"].as_array().unwrap().is_empty());
+    assert_eq!(k["outcomes"].as_array().unwrap().len(), 1);
+    assert!(k["outcomes"][0]["when"].as_array().unwrap().is_empty());
 }

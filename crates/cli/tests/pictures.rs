@@ -418,19 +418,29 @@ fn generated_machines_and_a_deep_chain() {
 }
 
 #[test]
-fn a_chain_of_five_thousand_bridges() {
-    // Nothing recurses: a chain this deep would overflow the stack if anything did.
-    let mut b = pci_topology::MachineBuilder::new();
-    let hb = b.host_bridge(pci_topology::HostBridge::new(0, 0));
-    let mut up = Upstream::HostBridge(hb);
-    let n = 5000u32;
-    for i in 0..n {
-        let mut f =
-            pci_topology::Function::new(pci_topology::Bdf::new(i / 256, (i % 256) as u8, 0, 0), up);
-        f.header_type = Some(u8::from(i + 1 < n));
-        up = Upstream::Bridge(b.function(f));
-    }
-    let m = b.build().unwrap();
+fn a_chain_as_deep_as_the_model_allows() {
+    // The deepest chain a machine may hold: a function below MAX_BRIDGE_DEPTH bridges (one
+    // more is refused when the machine is built).
+    let chain = |n: u32| {
+        let mut b = pci_topology::MachineBuilder::new();
+        let hb = b.host_bridge(pci_topology::HostBridge::new(0, 0));
+        let mut up = Upstream::HostBridge(hb);
+        for i in 0..n {
+            let mut f = pci_topology::Function::new(
+                pci_topology::Bdf::new(i / 256, (i % 256) as u8, 0, 0),
+                up,
+            );
+            f.header_type = Some(u8::from(i + 1 < n));
+            up = Upstream::Bridge(b.function(f));
+        }
+        b.build()
+    };
+    let n = pci_topology::limits::MAX_BRIDGE_DEPTH as u32 + 1;
+    assert!(matches!(
+        chain(n + 1),
+        Err(pci_topology::BuildError::TooDeep(_))
+    ));
+    let m = chain(n).unwrap();
     let s = svg::machine(&m, &PciIds, None);
     check_svg_complete("chain", &m, &s);
     let (nodes, _) = read_dot(&dot::machine(&m, &PciIds, None));

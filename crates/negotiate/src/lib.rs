@@ -147,7 +147,7 @@ pub use negotiate::{
 pub use offer::{ExporterArgs, ExporterOffer, ImporterArgs, ImporterOffer, Trust};
 pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use rejection::Rejection;
-pub use route::{Bandwidth, Latency, Quality, Route, RouteKind, Tier};
+pub use route::{Bandwidth, Gbps, Latency, Quality, Route, RouteKind, Tier};
 
 lifecycle! {
     pub use addressing::AddressError;

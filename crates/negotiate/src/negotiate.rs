@@ -8,12 +8,15 @@
 //! 2. The exporter may veto any accepted candidate ([`ExporterDecision::veto`]).
 //! 3. The [`Policy`] ranks the accepted candidates; the best is tracked while the table is
 //!    filled, so no sorting happens on the negotiation path. [`Ranked`] walks them in rank order
-//!    on demand.
+//!    on demand: with an order the caller provides ([`Negotiator::negotiate_ranked`]), sorted
+//!    once in O(A log A) for A accepted candidates and walked in O(1) a step; without one, each
+//!    step scans the table (O(N × M)), which is cheap for the short lists drivers exchange.
 //! 4. The exporter picks one of them ([`ExporterDecision::pick`]; by default the policy's best),
 //!    and the [`Agreement`] records what it chose and whether it overrode the policy.
 //!
 //! The caller provides the table's storage (`&mut [Candidate]` of at least N × M entries, e.g. an
-//! array on the stack): negotiation never allocates, and never panics, whatever the offers.
+//! array on the stack), and for a ranked negotiation the order's (`&mut [u32]`, as many):
+//! negotiation never allocates, and never panics, whatever the offers.
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -140,6 +143,8 @@ pub enum ChosenBy {
 #[derive(Clone, Copy, Debug)]
 pub struct Agreement<'t> {
     table: &'t [Candidate],
+    /// The accepted positions in rank order, when the negotiation was ranked.
+    order: Option<&'t [u32]>,
     accepted: usize,
     best: usize,
     chosen: usize,
@@ -151,8 +156,9 @@ impl<'t> Agreement<'t> {
     /// The chosen candidate.
     pub fn chosen(&self) -> &'t Candidate {
         let table: &'t [Candidate] = self.table;
-        // `chosen < table.len()` is established by `negotiate`.
-        &table[self.chosen]
+        // `chosen < table.len()` is established by `negotiate`; `get` keeps a panic path out of
+        // kernel builds.
+        table.get(self.chosen).unwrap_or(&Candidate::VACANT)
     }
 
     /// Every candidate, in list order: exporter order, then importer order.
@@ -160,9 +166,23 @@ impl<'t> Agreement<'t> {
         self.table
     }
 
+    /// The position of the chosen candidate in [`candidates`](Self::candidates).
+    pub fn chosen_position(&self) -> usize {
+        self.chosen
+    }
+
     /// The accepted (not vetoed) candidates, best first in the policy's order.
     pub fn ranked(&self) -> Ranked<'t> {
-        Ranked::new(self.table, self.policy, self.best, self.accepted)
+        match self.order {
+            Some(order) => Ranked::ordered(self.table, self.policy, order),
+            None => Ranked::new(self.table, self.policy, self.best, self.accepted),
+        }
+    }
+
+    /// The positions in [`candidates`](Self::candidates) of the accepted candidates, best
+    /// first, when the negotiation was ranked ([`Negotiator::negotiate_ranked`]).
+    pub fn ranked_positions(&self) -> Option<&'t [u32]> {
+        self.order
     }
 
     /// The policy used for ranking.
@@ -187,12 +207,15 @@ impl<'t> Agreement<'t> {
 
 /// The accepted candidates of a table, best first in a policy's order.
 ///
-/// Walking costs O(N × M) per step and allocates nothing; it is meant for explanations and for
-/// the exporter's pick, not for the negotiation path itself.
+/// Nothing is allocated. Over an order ([`Negotiator::negotiate_ranked`]) each step costs O(1);
+/// without one each step scans the table (O(N × M)), which suits the exporter's pick among a
+/// few candidates, not a walk over thousands.
 #[derive(Clone, Copy, Debug)]
 pub struct Ranked<'t> {
     table: &'t [Candidate],
     policy: Policy,
+    /// The accepted positions in rank order, and how many of them were walked.
+    order: Option<(&'t [u32], usize)>,
     next: Option<usize>,
     remaining: usize,
 }
@@ -202,8 +225,19 @@ impl<'t> Ranked<'t> {
         Self {
             table,
             policy,
+            order: None,
             next: (accepted > 0).then_some(best),
             remaining: accepted,
+        }
+    }
+
+    fn ordered(table: &'t [Candidate], policy: Policy, order: &'t [u32]) -> Self {
+        Self {
+            table,
+            policy,
+            order: Some((order, 0)),
+            next: None,
+            remaining: order.len(),
         }
     }
 }
@@ -211,18 +245,34 @@ impl<'t> Ranked<'t> {
 impl<'t> Ranked<'t> {
     /// The table position of the next candidate in rank order.
     fn next_position(&mut self) -> Option<usize> {
+        if let Some((order, walked)) = &mut self.order {
+            let position = usize::try_from(*order.get(*walked)?).ok()?;
+            *walked += 1;
+            self.remaining = self.remaining.saturating_sub(1);
+            return Some(position);
+        }
         let position = self.next?;
         let current = self.table.get(position)?;
         self.remaining = self.remaining.saturating_sub(1);
-        // The next one is the best of those ranked after the current one.
+        // The next one is the best of those ranked after the current one. An index loop over a
+        // bounded range: iterator adaptors (`enumerate`, `zip`) keep overflow-checked counters,
+        // which a kernel build (overflow checks on) would keep as a panic path.
         let policy = self.policy;
-        self.next = self
-            .table
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.is_accepted() && rank(policy, c, current) == Ordering::Greater)
-            .min_by(|(_, a), (_, b)| rank(policy, a, b))
-            .map(|(k, _)| k);
+        let mut next: Option<usize> = None;
+        for k in 0..self.table.len() {
+            let Some(c) = self.table.get(k) else { break };
+            if !c.is_accepted() || rank(policy, c, current) != Ordering::Greater {
+                continue;
+            }
+            let better = match next.and_then(|n| self.table.get(n)) {
+                None => true,
+                Some(best) => rank(policy, c, best) == Ordering::Less,
+            };
+            if better {
+                next = Some(k);
+            }
+        }
+        self.next = next;
         Some(position)
     }
 }
@@ -250,7 +300,7 @@ pub enum NegotiationError<'t> {
         /// Every candidate with its rejection, in exporter order, then importer order.
         table: &'t [Candidate],
     },
-    /// The table storage cannot hold N × M candidates.
+    /// The table storage (or the order's, for a ranked negotiation) cannot hold N × M entries.
     TableTooSmall {
         /// N × M.
         needed: usize,
@@ -347,6 +397,79 @@ impl<'f> Negotiator<'f> {
         decision: &mut D,
         table: &'t mut [Candidate],
     ) -> Result<Agreement<'t>, NegotiationError<'t>> {
+        let (table, accepted, best) = self.fill(exporter, importer, decision, table)?;
+        let position = decision.pick(Ranked::new(table, self.policy, best, accepted));
+        let chosen = if position == 0 {
+            Some(best)
+        } else {
+            let mut ranked = Ranked::new(table, self.policy, best, accepted);
+            (0..=position)
+                .map(|_| ranked.next_position())
+                .last()
+                .flatten()
+        };
+        self.agreement(table, None, accepted, best, chosen, position)
+    }
+
+    /// Negotiates as [`negotiate_with`](Self::negotiate_with), and ranks the accepted
+    /// candidates into `order` (storage for at least N × M positions, like the table's): one
+    /// sort, O(A log A) for A accepted candidates, without allocating. The exporter's pick and
+    /// [`Agreement::ranked`] then walk that order in O(1) a step, so that even lists of
+    /// thousands of entries are ranked and explained in O(N·M·log(N·M)).
+    pub fn negotiate_ranked<'t, D: ExporterDecision + ?Sized>(
+        &self,
+        exporter: &[ExporterOffer<'_>],
+        importer: &[ImporterOffer<'_>],
+        decision: &mut D,
+        table: &'t mut [Candidate],
+        order: &'t mut [u32],
+    ) -> Result<Agreement<'t>, NegotiationError<'t>> {
+        let needed = exporter.len().saturating_mul(importer.len());
+        if order.len() < needed {
+            return Err(NegotiationError::TableTooSmall {
+                needed,
+                capacity: order.len(),
+            });
+        }
+        let (table, accepted, best) = self.fill(exporter, importer, decision, table)?;
+        // The accepted positions in list order (exporter, then importer), which is the order
+        // of ties; positions fit: N × M < 2^32 for lists of at most 65 535 entries.
+        let mut n = 0usize;
+        for (k, c) in table.iter().enumerate() {
+            if let (true, Ok(k), Some(slot)) = (c.is_accepted(), u32::try_from(k), order.get_mut(n))
+            {
+                *slot = k;
+                n += 1;
+            }
+        }
+        let order: &'t mut [u32] = order.get_mut(..n).unwrap_or_default();
+        if self.policy == Policy::BestRoute {
+            let quality = |k: u32| {
+                usize::try_from(k)
+                    .ok()
+                    .and_then(|k| table.get(k))
+                    .and_then(|c| c.verdict.accepted_route())
+                    .map(Route::quality)
+            };
+            // Higher quality first; the sort is unstable, so ties fall back to the position.
+            order.sort_unstable_by(|&a, &b| quality(b).cmp(&quality(a)).then(a.cmp(&b)));
+        }
+        let order: &'t [u32] = order;
+        let position = decision.pick(Ranked::ordered(table, self.policy, order));
+        let chosen = order.get(position).and_then(|&k| usize::try_from(k).ok());
+        self.agreement(table, Some(order), accepted, best, chosen, position)
+    }
+
+    /// Fills the table in list order, asking `decision` to veto accepted candidates, and
+    /// keeps the policy's best: the filled table, how many were accepted, and the best's
+    /// position.
+    fn fill<'t, D: ExporterDecision + ?Sized>(
+        &self,
+        exporter: &[ExporterOffer<'_>],
+        importer: &[ImporterOffer<'_>],
+        decision: &mut D,
+        table: &'t mut [Candidate],
+    ) -> Result<(&'t [Candidate], usize, usize), NegotiationError<'t>> {
         if exporter.len() > usize::from(u16::MAX) || importer.len() > usize::from(u16::MAX) {
             return Err(NegotiationError::TooManyOffers);
         }
@@ -361,9 +484,11 @@ impl<'f> Negotiator<'f> {
         let policy = self.policy;
         let mut accepted = 0usize;
         let mut best: Option<(usize, Quality)> = None;
-        let mut slots = table.iter_mut().enumerate();
-        for (ei, e) in (0u16..).zip(exporter) {
-            for (ii, i) in (0u16..).zip(importer) {
+        // Bounded ranges, not `enumerate()` or `0u16..`, whose counters are overflow-checked:
+        // a kernel build (overflow checks on) would keep that as a panic path.
+        let mut slots = (0..needed).zip(table.iter_mut());
+        for (ei, e) in (0..=u16::MAX).zip(exporter) {
+            for (ii, i) in (0..=u16::MAX).zip(importer) {
                 let Some((k, slot)) = slots.next() else {
                     break;
                 };
@@ -389,7 +514,8 @@ impl<'f> Negotiator<'f> {
                         slot.verdict = Verdict::Vetoed { route, reason };
                         continue;
                     }
-                    accepted += 1;
+                    // At most one per table slot: it cannot saturate.
+                    accepted = accepted.saturating_add(1);
                     let quality = route.quality();
                     let better = match (policy, best) {
                         (_, None) => true,
@@ -403,19 +529,22 @@ impl<'f> Negotiator<'f> {
             }
         }
         let table: &'t [Candidate] = table;
-        let Some((best, _)) = best else {
-            return Err(NegotiationError::NoCommonInterconnect { table });
-        };
-        let position = decision.pick(Ranked::new(table, policy, best, accepted));
-        let chosen = if position == 0 {
-            Some(best)
-        } else {
-            let mut ranked = Ranked::new(table, policy, best, accepted);
-            (0..=position)
-                .map(|_| ranked.next_position())
-                .last()
-                .flatten()
-        };
+        match best {
+            Some((best, _)) => Ok((table, accepted, best)),
+            None => Err(NegotiationError::NoCommonInterconnect { table }),
+        }
+    }
+
+    /// The agreement on the candidate at `chosen`, which the exporter picked as `position`.
+    fn agreement<'t>(
+        &self,
+        table: &'t [Candidate],
+        order: Option<&'t [u32]>,
+        accepted: usize,
+        best: usize,
+        chosen: Option<usize>,
+        position: usize,
+    ) -> Result<Agreement<'t>, NegotiationError<'t>> {
         let Some((chosen, Verdict::Accepted(route))) =
             chosen.and_then(|k| Some((k, table.get(k)?.verdict)))
         else {
@@ -426,11 +555,12 @@ impl<'f> Negotiator<'f> {
         };
         Ok(Agreement {
             table,
+            order,
             accepted,
             best,
             chosen,
             route,
-            policy,
+            policy: self.policy,
         })
     }
 }

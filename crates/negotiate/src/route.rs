@@ -19,11 +19,48 @@ impl Bandwidth {
     pub const fn mb_per_s(self) -> u32 {
         self.0
     }
+
+    /// The number of GB/s as people read it, without the unit (see [`Gbps`]).
+    pub const fn gbps(self) -> Gbps {
+        Gbps(self)
+    }
 }
 
+/// `15.8 GB/s`: the number as [`Gbps`] writes it, and the unit.
 impl fmt::Display for Bandwidth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02} GB/s", self.0 / 1000, (self.0 % 1000) / 10)
+        write!(f, "{} GB/s", self.gbps())
+    }
+}
+
+/// A bandwidth in GB/s (10^9 bytes per second) as people read it, by one rule wherever it is
+/// written: three significant digits and never more than two decimals, rounded to the nearest
+/// (halves up), trailing zeros after the point dropped. 15.753 GB/s is `15.8`, 7.876 is `7.88`,
+/// 0.984 is `0.98`, 31.5 is `31.5`, 25.0 is `25`, 0.50 is `0.5`, 240 is `240`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Gbps(Bandwidth);
+
+impl fmt::Display for Gbps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mb = u64::from(self.0.0);
+        // The last digit kept, in MB/s, and how many of them make a GB/s.
+        let (unit, per_gb, mut decimals) = if mb < 9_995 {
+            (10, 100, 2)
+        } else if mb < 99_950 {
+            (100, 10, 1)
+        } else {
+            (1000, 1, 0)
+        };
+        let units = (mb + unit / 2) / unit;
+        let (whole, mut fraction) = (units / per_gb, units % per_gb);
+        if fraction == 0 {
+            return write!(f, "{whole}");
+        }
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            decimals -= 1;
+        }
+        write!(f, "{whole}.{fraction:0decimals$}")
     }
 }
 
@@ -316,7 +353,29 @@ mod tests {
     fn bandwidth_prints_in_gigabytes() {
         extern crate alloc;
         use alloc::string::ToString;
-        assert_eq!(Bandwidth(15_753).to_string(), "15.75 GB/s");
-        assert_eq!(Bandwidth(500).to_string(), "0.50 GB/s");
+        assert_eq!(Bandwidth(15_753).to_string(), "15.8 GB/s");
+        assert_eq!(Bandwidth(500).to_string(), "0.5 GB/s");
+        for (mb, text) in [
+            (15_753, "15.8"),
+            (15_750, "15.8"),
+            (15_749, "15.7"),
+            (7_876, "7.88"),
+            (985, "0.99"),
+            (984, "0.98"),
+            (250, "0.25"),
+            (1, "0"),
+            (5, "0.01"),
+            (31_507, "31.5"),
+            (25_000, "25"),
+            (9_994, "9.99"),
+            (9_995, "10"),
+            (99_949, "99.9"),
+            (99_950, "100"),
+            (240_000, "240"),
+            (1_000_000, "1000"),
+            (u32::MAX, "4294967"),
+        ] {
+            assert_eq!(Bandwidth(mb).gbps().to_string(), text, "{mb} MB/s");
+        }
     }
 }

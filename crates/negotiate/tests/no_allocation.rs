@@ -26,6 +26,7 @@ fn negotiation_does_not_allocate() {
         })
         .collect();
     let mut table = [Candidate::VACANT; 256];
+    let mut order = [0u32; 256];
 
     let before = dhat::HeapStats::get();
     let mut agreed = 0;
@@ -42,13 +43,27 @@ fn negotiation_does_not_allocate() {
                 }
                 Err(e) => panic!("{e}"),
             }
+            // Ranked into the caller's order, and walked in full.
+            if let Ok(agreement) = negotiator.negotiate_ranked(
+                exporter,
+                importer,
+                &mut dmabuf_negotiate::FollowPolicy,
+                &mut table,
+                &mut order,
+            ) {
+                agreed += 1;
+                assert_eq!(
+                    agreement.ranked().count(),
+                    agreement.ranked_positions().map_or(0, <[u32]>::len)
+                );
+            }
         }
     }
     let after = dhat::HeapStats::get();
 
     assert_eq!(
-        agreed, 4,
-        "the 4×4 and 16×16 cases agree under both policies"
+        agreed, 8,
+        "the 4×4 and 16×16 cases agree under both policies, scanned and ranked"
     );
     assert_eq!(
         after.total_blocks,

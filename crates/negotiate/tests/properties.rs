@@ -14,9 +14,10 @@ mod common;
 
 use common::TestFabric;
 use dmabuf_negotiate::{
-    Bandwidth, BarSlice, Candidate, DeviceId, ExporterOffer, Fabric, FabricId, HostBridgeCause,
-    HostBridgeRefusal, ImporterArgs, ImporterOffer, Latency, Memory, NegotiationError, Negotiator,
-    PHYS, PRIVATE_IOVA, Policy, Refusal, Relation, Route, RouteKind, Trust, VramId,
+    Bandwidth, BarSlice, Candidate, DeviceId, ExporterDecision, ExporterOffer, Fabric, FabricId,
+    HostBridgeCause, HostBridgeRefusal, ImporterArgs, ImporterOffer, Latency, Memory,
+    NegotiationError, Negotiator, PHYS, PRIVATE_IOVA, Policy, Ranked, Refusal, Relation, Route,
+    RouteKind, Trust, VramId,
 };
 use proptest::prelude::*;
 
@@ -413,6 +414,47 @@ proptest! {
                         || (quality(pair[0]) == quality(pair[1]) && order(pair[0]) < order(pair[1]))
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn a_ranked_negotiation_agrees_with_the_scanning_one(
+        case in case(),
+        priority in any::<bool>(),
+        pick in 0usize..6,
+    ) {
+        // The exporter picks the `pick`-th candidate (the last if there are fewer).
+        struct Pick(usize);
+        impl ExporterDecision for Pick {
+            fn pick(&mut self, ranked: Ranked<'_>) -> usize {
+                self.0.min(ranked.len().saturating_sub(1))
+            }
+        }
+        let fabric = build(&case.machine);
+        let policy = if priority { Policy::ExporterPriority } else { Policy::BestRoute };
+        let negotiator = Negotiator::new(&fabric).with_policy(policy);
+        let n = case.exporter.len() * case.importer.len();
+        let (mut t1, mut t2, mut order) = (vec![Candidate::VACANT; n], vec![Candidate::VACANT; n], vec![0u32; n]);
+        let scanned = negotiator.negotiate_with(&case.exporter, &case.importer, &mut Pick(pick), &mut t1);
+        let ranked = negotiator.negotiate_ranked(&case.exporter, &case.importer, &mut Pick(pick), &mut t2, &mut order);
+        match (scanned, ranked) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(a.candidates(), b.candidates());
+                prop_assert_eq!(a.chosen_position(), b.chosen_position());
+                prop_assert_eq!(a.chosen_by(), b.chosen_by());
+                let walk = |x: &dmabuf_negotiate::Agreement<'_>| -> Vec<(u16, u16)> {
+                    x.ranked().map(|c| (c.exporter_index, c.importer_index)).collect()
+                };
+                prop_assert_eq!(walk(&a), walk(&b));
+                let positions: Vec<usize> = b.ranked_positions().unwrap().iter().map(|&k| k as usize).collect();
+                let scanned_positions: Vec<usize> = a
+                    .ranked()
+                    .map(|c| usize::from(c.exporter_index) * case.importer.len() + usize::from(c.importer_index))
+                    .collect();
+                prop_assert_eq!(positions, scanned_positions);
+            }
+            (Err(NegotiationError::NoCommonInterconnect { .. }), Err(NegotiationError::NoCommonInterconnect { .. })) => {}
+            (a, b) => prop_assert!(false, "{:?} / {:?}", a.map(|x| x.chosen_position()), b.map(|x| x.chosen_position())),
         }
     }
 }

@@ -7,11 +7,13 @@
 //! - `reach(Device(d), System)`: [`RouteKind::SystemMemory`] over the device's path to its root
 //!   complex; `reach(Cpu, Device(p))`: [`RouteKind::CpuThroughHostBridge`] over the same path.
 //! - `private_route`: over the machine's private links, directly or through switch functions
-//!   (NVSwitch), precomputed when the machine is built.
+//!   (NVSwitch). What is stored grows with the links, not with the pairs of members: a direct
+//!   bundle and a route through one switch are looked up; only a route through several switch
+//!   levels is searched for (a widest-path search over the fabric's switches).
 //! - `relation`: same function, same device (same domain, bus and slot), SR-IOV PF/VF.
 //!
-//! Every answer is computed without allocation (a verdict is a common-ancestor search over the
-//! precomputed tables; private routes are looked up).
+//! Every answer but a route through several switch levels is computed without allocation (a
+//! verdict is a common-ancestor search over the precomputed tables).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -23,14 +25,27 @@ use dmabuf_negotiate::{
 use crate::machine::{FunctionId, LinkEnd, Machine};
 use crate::p2pdma::{MapType, NONE};
 
-/// Precomputed private-fabric routes.
+/// What the machine's private links give the routes: the bundles between functions, merged,
+/// and each function's neighbours. Its size grows with the links, not with the pairs of
+/// members: a route is found when asked ([`PrivateRoutes::route`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PrivateRoutes {
-    routes: HashMap<(u32, u32, u32), Result<Route, Refusal>>,
+    /// `(fabric, a, b)`: the parallel bundles from function `a` to function `b`, merged.
+    edges: HashMap<(u32, u32, u32), Edge>,
+    /// `(fabric, a)`: the functions `a` has a bundle with, in index order, and how many of
+    /// them (from the start) are switches.
+    neighbours: HashMap<(u32, u32), Neighbours>,
     members: BTreeSet<(u32, u32)>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Debug, Default)]
+struct Neighbours {
+    /// Switches first, then the others, each in index order.
+    all: Vec<u32>,
+    switches: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
 struct Edge {
     up: bool,
     bandwidth: Option<u32>,
@@ -40,87 +55,83 @@ struct Edge {
 impl PrivateRoutes {
     pub(crate) fn compute(m: &Machine) -> Self {
         let mut out = PrivateRoutes::default();
-        for (fi, _) in m.fabrics().iter().enumerate() {
-            let fi = fi as u32;
-            // Adjacency between functions on this fabric; parallel bundles are merged.
-            let mut adj: HashMap<u32, HashMap<u32, Edge>> = HashMap::new();
-            for l in m.links().iter().filter(|l| l.fabric.0 == fi) {
-                let (LinkEnd::Function(a), LinkEnd::Function(b)) = (l.a, l.b) else {
-                    if let LinkEnd::Function(a) = l.a {
-                        out.members.insert((fi, a.0));
-                    }
-                    if let LinkEnd::Function(b) = l.b {
-                        out.members.insert((fi, b.0));
-                    }
-                    continue;
-                };
-                out.members.insert((fi, a.0));
-                out.members.insert((fi, b.0));
-                for (x, y) in [(a.0, b.0), (b.0, a.0)] {
-                    let e = adj.entry(x).or_default().entry(y).or_insert(Edge {
-                        up: false,
-                        bandwidth: Some(0),
-                        latency: None,
-                    });
-                    if l.up {
-                        if !e.up {
-                            e.bandwidth = Some(0);
-                        }
-                        e.up = true;
-                        e.bandwidth = match (e.bandwidth, l.total_bandwidth()) {
-                            (Some(s), Some(b)) => Some(s.saturating_add(b.0)),
-                            _ => None,
-                        };
-                        e.latency = match (e.latency, l.latency) {
-                            (Some(a), Some(b)) => Some(a.min(b.0)),
-                            (a, b) => a.or(b.map(|l| l.0)),
-                        };
+        for l in m.links() {
+            let fi = l.fabric.0;
+            let (LinkEnd::Function(a), LinkEnd::Function(b)) = (l.a, l.b) else {
+                for end in [l.a, l.b] {
+                    if let LinkEnd::Function(f) = end {
+                        out.members.insert((fi, f.0));
                     }
                 }
-            }
-            let is_switch = |x: u32| m.function(FunctionId(x)).is_some_and(|f| f.fabric_switch);
-            let members: Vec<u32> = adj.keys().copied().collect();
-            for &x in &members {
-                for &y in &members {
-                    if x == y {
-                        continue;
+                continue;
+            };
+            out.members.insert((fi, a.0));
+            out.members.insert((fi, b.0));
+            for (x, y) in [(a.0, b.0), (b.0, a.0)] {
+                let e = out.edges.entry((fi, x, y)).or_insert(Edge {
+                    up: false,
+                    bandwidth: Some(0),
+                    latency: None,
+                });
+                if l.up {
+                    if !e.up {
+                        e.bandwidth = Some(0);
                     }
-                    let r = route_between(&adj, x, y, &is_switch, FabricId(fi));
-                    out.routes.insert((fi, x, y), r);
+                    e.up = true;
+                    e.bandwidth = match (e.bandwidth, l.total_bandwidth()) {
+                        (Some(s), Some(b)) => Some(s.saturating_add(b.0)),
+                        _ => None,
+                    };
+                    e.latency = match (e.latency, l.latency) {
+                        (Some(a), Some(b)) => Some(a.min(b.0)),
+                        (a, b) => a.or(b.map(|l| l.0)),
+                    };
                 }
             }
+        }
+        let is_switch = |x: u32| m.function(FunctionId(x)).is_some_and(|f| f.fabric_switch);
+        for &(fi, x, y) in out.edges.keys() {
+            out.neighbours.entry((fi, x)).or_default().all.push(y);
+        }
+        for n in out.neighbours.values_mut() {
+            n.all.sort_unstable_by_key(|&y| (!is_switch(y), y));
+            n.switches = n.all.iter().take_while(|&&y| is_switch(y)).count();
         }
         out
     }
-}
 
-/// Direct bundle, else the sum over single switches, else the widest path through switches.
-fn route_between(
-    adj: &HashMap<u32, HashMap<u32, Edge>>,
-    x: u32,
-    y: u32,
-    is_switch: &dyn Fn(u32) -> bool,
-    fabric: FabricId,
-) -> Result<Route, Refusal> {
-    let kind = RouteKind::PrivateLink(fabric);
-    let edge = |a: u32, b: u32| adj.get(&a).and_then(|m| m.get(&b)).copied();
-    let mut any_down = false;
-    if let Some(e) = edge(x, y) {
-        if e.up {
-            return Ok(make_route(kind, e.bandwidth, e.latency, 1));
-        }
-        any_down = true;
+    fn edge(&self, fabric: u32, a: u32, b: u32) -> Option<Edge> {
+        self.edges.get(&(fabric, a, b)).copied()
     }
-    // Through one switch: parallel switches add up (as NVSwitch planes do).
-    let mut sum: Option<u32> = Some(0);
-    let mut lat: Option<u32> = None;
-    let mut found = false;
-    if let Some(nx) = adj.get(&x) {
-        for (&s, e1) in nx {
-            if !is_switch(s) {
-                continue;
+
+    fn neighbours(&self, fabric: u32, a: u32) -> (&[u32], &[u32]) {
+        self.neighbours
+            .get(&(fabric, a))
+            .map_or((&[][..], &[][..]), |n| n.all.split_at(n.switches))
+    }
+
+    /// The route from `x` to `y` (two distinct members of `fabric`): the direct bundle, else
+    /// the sum over single switches, else the widest path through switches. The first two
+    /// are looked up without allocating; only the third searches.
+    fn route(&self, fabric: FabricId, x: u32, y: u32) -> Result<Route, Refusal> {
+        let fi = fabric.0;
+        let kind = RouteKind::PrivateLink(fabric);
+        let mut any_down = false;
+        if let Some(e) = self.edge(fi, x, y) {
+            if e.up {
+                return Ok(make_route(kind, e.bandwidth, e.latency, 1));
             }
-            let Some(e2) = edge(s, y) else { continue };
+            any_down = true;
+        }
+        // Through one switch: parallel switches add up (as NVSwitch planes do).
+        let mut sum: Option<u32> = Some(0);
+        let mut lat: Option<u32> = None;
+        let mut found = false;
+        let (switches, _) = self.neighbours(fi, x);
+        for &s in switches {
+            let (Some(e1), Some(e2)) = (self.edge(fi, x, s), self.edge(fi, s, y)) else {
+                continue;
+            };
             if !(e1.up && e2.up) {
                 any_down = true;
                 continue;
@@ -134,54 +145,69 @@ fn route_between(
                 lat = Some(lat.map_or(a + b, |l: u32| l.min(a + b)));
             }
         }
-    }
-    if found {
-        return Ok(make_route(kind, sum, lat, 2));
-    }
-    // Widest path through switches (several switch levels).
-    let mut best: HashMap<u32, (Option<u32>, u16)> = HashMap::new();
-    let mut frontier = vec![(x, Some(u32::MAX), 0u16)];
-    let mut reached: Option<(Option<u32>, u16)> = None;
-    while let Some((n, bw, hops)) = frontier.pop() {
-        let Some(nn) = adj.get(&n) else { continue };
-        for (&to, e) in nn {
-            if !e.up {
-                any_down = true;
-                continue;
-            }
-            let nbw = match (bw, e.bandwidth) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                _ => None,
-            };
-            if to == y {
-                let better =
-                    reached.is_none_or(|(rb, rh)| nbw > rb || (nbw == rb && hops + 1 < rh));
-                if better {
-                    reached = Some((nbw, hops + 1));
-                }
-                continue;
-            }
-            if !is_switch(to) || to == x {
-                continue;
-            }
-            let improve = best
-                .get(&to)
-                .is_none_or(|&(b, h)| nbw > b || (nbw == b && hops + 1 < h));
-            if improve && hops < 64 {
-                best.insert(to, (nbw, hops + 1));
-                frontier.push((to, nbw, hops + 1));
-            }
+        if found {
+            return Ok(make_route(kind, sum, lat, 2));
+        }
+        match self.widest_through_switches(fi, x, y, &mut any_down) {
+            Some((bw, hops)) => Ok(make_route(kind, bw, None, hops)),
+            None if any_down => Err(Refusal::LinkDown(fabric)),
+            None => Err(Refusal::Other(
+                "no route between the devices on this private fabric",
+            )),
         }
     }
-    if let Some((bw, hops)) = reached {
-        return Ok(make_route(kind, bw, None, hops));
-    }
-    if any_down {
-        Err(Refusal::LinkDown(fabric))
-    } else {
-        Err(Refusal::Other(
-            "no route between the devices on this private fabric",
-        ))
+
+    /// The widest path from `x` to `y` through switches (several switch levels), then the
+    /// fewest hops: bandwidth and hops.
+    fn widest_through_switches(
+        &self,
+        fi: u32,
+        x: u32,
+        y: u32,
+        any_down: &mut bool,
+    ) -> Option<(Option<u32>, u16)> {
+        let mut best: HashMap<u32, (Option<u32>, u16)> = HashMap::new();
+        let mut frontier = vec![(x, Some(u32::MAX), 0u16)];
+        let mut reached: Option<(Option<u32>, u16)> = None;
+        while let Some((n, bw, hops)) = frontier.pop() {
+            let (switches, others) = self.neighbours(fi, n);
+            for (&to, is_switch) in switches
+                .iter()
+                .map(|s| (s, true))
+                .chain(others.iter().map(|o| (o, false)))
+            {
+                let Some(e) = self.edge(fi, n, to) else {
+                    continue;
+                };
+                if !e.up {
+                    *any_down = true;
+                    continue;
+                }
+                let nbw = match (bw, e.bandwidth) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    _ => None,
+                };
+                if to == y {
+                    let better =
+                        reached.is_none_or(|(rb, rh)| nbw > rb || (nbw == rb && hops + 1 < rh));
+                    if better {
+                        reached = Some((nbw, hops + 1));
+                    }
+                    continue;
+                }
+                if !is_switch || to == x {
+                    continue;
+                }
+                let improve = best
+                    .get(&to)
+                    .is_none_or(|&(b, h)| nbw > b || (nbw == b && hops + 1 < h));
+                if improve && hops < 64 {
+                    best.insert(to, (nbw, hops + 1));
+                    frontier.push((to, nbw, hops + 1));
+                }
+            }
+        }
+        reached
     }
 }
 
@@ -309,13 +335,7 @@ impl Fabric for Machine {
         if a == b {
             return Ok(Route::new(RouteKind::SameDevice));
         }
-        self.private
-            .routes
-            .get(&(fabric.0, a.0, b.0))
-            .copied()
-            .unwrap_or(Err(Refusal::Other(
-                "no route between the devices on this private fabric",
-            )))
+        self.private.route(fabric, a.0, b.0)
     }
 
     fn relation(&self, importer: DeviceId, owner: DeviceId) -> Relation {

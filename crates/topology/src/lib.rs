@@ -18,6 +18,7 @@
 //! - [`load`]: the loaders — sysfs (a live root, a folder or an archive), hwloc XML, NCCL
 //!   topology XML and the project's TOML (`docs/machine-format.md`), with one entry point
 //!   ([`load::open`]) that recognises the format — and the TOML writer ([`load::to_toml`]).
+//! - [`limits`]: every size and depth limit the model and the loaders enforce.
 //! - [`synth`]: generated machines for tests and benchmarks.
 //!
 //! ```no_run
@@ -33,18 +34,22 @@
 //! ```
 
 pub mod fabric;
+pub mod limits;
 pub mod load;
 pub mod machine;
+pub mod nvlink;
 pub mod p2pdma;
 pub mod pci;
 pub mod quality;
 pub mod report;
+pub mod root_complex;
 pub mod synth;
+pub mod unknowns;
 pub mod whitelist;
 
 pub use machine::{
-    BuildError, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd,
-    LinkKind, Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,
+    BuildError, CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId,
+    LinkEnd, LinkKind, Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,
 };
 pub use p2pdma::{
     CompactVerdict, HostBridgeCheck, MapType, P2pMatrix, P2pVerdict, WhitelistLookup,
@@ -52,4 +57,7 @@ pub use p2pdma::{
 pub use pci::{Acs, AcsRedirect, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 pub use quality::{NvClass, PathLink, PathQuality};
 pub use report::PairReport;
+pub use unknowns::{
+    Assumption, InferredRootComplex, MapTypes, Outcome, RootDeviceUnknown, Tristate, UnknownFact,
+};
 pub use whitelist::{Whitelist, WhitelistEntry};

@@ -15,6 +15,7 @@ use std::fmt;
 
 use dmabuf_negotiate::{Bandwidth, DeviceId, FabricId, Latency, Trust};
 
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkStatus, P2pMem, PortType};
 use crate::whitelist::Whitelist;
 
@@ -76,6 +77,12 @@ pub struct HostBridge {
     pub root_bus: u8,
     /// NUMA node, if known. When `None`, [`Machine::numa_node`] falls back to the functions.
     pub numa_node: Option<u32>,
+    /// Whether the source lists every function on the root bus (sysfs does), so that the first
+    /// one listed is the device Linux checks against the host-bridge whitelist. `false` for
+    /// sources that leave some out (NCCL files show no root-bus function; `lstopo` without
+    /// `--whole-io` only some classes): unless a function at devfn 00.0 is listed, which is
+    /// first whatever else is missing, that device is then unknown.
+    pub root_bus_complete: bool,
 }
 
 impl HostBridge {
@@ -85,6 +92,7 @@ impl HostBridge {
             domain,
             root_bus,
             numa_node: None,
+            root_bus_complete: true,
         }
     }
 
@@ -294,9 +302,59 @@ impl fmt::Display for CpuVendor {
     }
 }
 
+/// The instruction-set architecture, as far as the P2P rules care (the AMD Zen rule is x86's).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum CpuArch {
+    /// x86 (32 or 64 bits).
+    X86,
+    /// Arm (`aarch64`, `arm`).
+    Arm,
+    /// POWER (`ppc64`, `ppc64le`).
+    Power,
+    /// IBM Z (`s390x`).
+    S390,
+    /// Another, by the name the source gives.
+    Other(String),
+}
+
+impl CpuArch {
+    /// From the names sources write: `x86_64`, `i686`, `aarch64`, `arm64`, `ppc64le`, `s390x`,
+    /// ... (kernel `uname -m` names, NCCL's `arch`, hwloc's `Architecture`); the project's own
+    /// short names `x86`, `arm`, `power`, `s390` too.
+    pub fn from_name(name: &str) -> CpuArch {
+        let n = name.trim().to_ascii_lowercase();
+        match n.as_str() {
+            "x86" | "x86_64" | "amd64" | "i386" | "i486" | "i586" | "i686" => CpuArch::X86,
+            "power" | "ppc" | "ppc64" | "ppc64le" | "powerpc" | "powerpc64" => CpuArch::Power,
+            "s390" | "s390x" => CpuArch::S390,
+            _ if n == "arm" || n.starts_with("aarch64") || n.starts_with("arm") => CpuArch::Arm,
+            _ => CpuArch::Other(name.trim().to_owned()),
+        }
+    }
+
+    /// `x86`, `arm`, `power`, `s390`, or the other name.
+    pub fn name(&self) -> &str {
+        match self {
+            CpuArch::X86 => "x86",
+            CpuArch::Arm => "arm",
+            CpuArch::Power => "power",
+            CpuArch::S390 => "s390",
+            CpuArch::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for CpuArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The CPU, as far as the P2P rules care.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct CpuInfo {
+    /// The architecture, if known (x86 is known from an x86 vendor string too).
+    pub arch: Option<CpuArch>,
     /// Vendor.
     pub vendor: CpuVendor,
     /// `cpu family` (decimal in `/proc/cpuinfo`), if known.
@@ -308,9 +366,24 @@ pub struct CpuInfo {
 }
 
 impl CpuInfo {
-    /// Linux's `cpu_supports_p2pdma()`: an x86 AMD CPU of family 0x17 (Zen) or later.
+    /// Linux's `cpu_supports_p2pdma()`: an x86 AMD CPU of family 0x17 (Zen) or later. `false`
+    /// when that is not known ([`p2pdma_rule`](Self::p2pdma_rule) tells).
     pub fn supports_p2pdma(&self) -> bool {
-        self.vendor == CpuVendor::Amd && self.family.is_some_and(|f| f >= 0x17)
+        self.p2pdma_rule() == Some(true)
+    }
+
+    /// Whether `cpu_supports_p2pdma()` holds, when the source tells: `None` when the vendor is
+    /// unknown on a machine not known to be other than x86, or the CPU is AMD of unknown
+    /// family. Any vendor but AMD (`X86_VENDOR_AMD`; Hygon is not), or a known non-x86
+    /// architecture, is `Some(false)`.
+    pub fn p2pdma_rule(&self) -> Option<bool> {
+        match (&self.vendor, &self.arch) {
+            (CpuVendor::Amd, Some(a)) if *a != CpuArch::X86 => Some(false),
+            (CpuVendor::Amd, _) => self.family.map(|f| f >= 0x17),
+            (CpuVendor::Unknown, Some(a)) if *a != CpuArch::X86 => Some(false),
+            (CpuVendor::Unknown, _) => None,
+            _ => Some(false),
+        }
     }
 }
 
@@ -365,10 +438,14 @@ pub struct PrivateLink {
     pub a: LinkEnd,
     /// The other end.
     pub b: LinkEnd,
-    /// Bandwidth of **one** link, one direction, if known; the bundle carries `count` times it.
+    /// Bandwidth of **one** link, one direction, if known: the hardware's figure (the route
+    /// model uses it); the bundle carries `count` times it.
     pub bandwidth: Option<Bandwidth>,
     /// Latency of a hop over the link, if known.
     pub latency: Option<Latency>,
+    /// NCCL's own figure for one link, one direction, when the source is an NCCL file: what
+    /// NCCL plans with (lower than the hardware's), never used as the link's bandwidth.
+    pub nccl_bandwidth: Option<Bandwidth>,
     /// Number of parallel links.
     pub count: u16,
     /// Whether the links are up.
@@ -427,6 +504,9 @@ pub enum BuildError {
         /// Index of the link.
         link: usize,
     },
+    /// A function more than [`MAX_BRIDGE_DEPTH`] bridges below its root bus.
+    #[error("{0} is more than {MAX_BRIDGE_DEPTH} bridges below its root bus")]
+    TooDeep(Bdf),
     /// More functions than a `u32` index can name.
     #[error("too many functions")]
     TooMany,
@@ -564,6 +644,8 @@ impl MachineBuilder {
             return Err(BuildError::TooMany);
         }
         let mut by_bdf = HashMap::with_capacity(self.functions.len());
+        // Bridges above each function, up to its root bus.
+        let mut depths: Vec<usize> = Vec::with_capacity(self.functions.len());
         for (i, f) in self.functions.iter().enumerate() {
             if by_bdf.insert(f.bdf, i as u32).is_some() {
                 return Err(BuildError::DuplicateFunction(f.bdf));
@@ -583,6 +665,14 @@ impl MachineBuilder {
                 }
                 _ => {}
             }
+            let depth = match f.upstream {
+                Upstream::Bridge(b) => depths.get(b.index()).map_or(0, |d| d + 1),
+                Upstream::HostBridge(_) => 0,
+            };
+            if depth > MAX_BRIDGE_DEPTH {
+                return Err(BuildError::TooDeep(f.bdf));
+            }
+            depths.push(depth);
             if let Some(pf) = f.physfn {
                 let bad = pf.index() == i
                     || self

@@ -32,6 +32,9 @@ use dmabuf_negotiate::{HostBridgeCause, HostBridgeRefusal};
 
 use crate::machine::{FunctionId, HostBridgeId, Machine, Upstream};
 use crate::pci::{AcsRedirect, PortType};
+use crate::unknowns::{
+    InferredRootComplex, MapTypes, Outcome, RootDeviceUnknown, Tristate, UnknownFact,
+};
 use crate::whitelist::WhitelistEntry;
 
 /// "No such node" in the precomputed index arrays.
@@ -86,19 +89,39 @@ impl fmt::Display for MapType {
     }
 }
 
-/// A verdict in 32 bits: map type, distance, whether ACS was known, and the map type if the
-/// unknown ACS states were on. What [`P2pMatrix`] stores and [`Machine::p2p_fast`] returns.
+/// A verdict in 32 bits: map type, distance, whether ACS was known, the map type if the
+/// unknown ACS states were on, and every map type the facts the source does not give allow.
+/// What [`P2pMatrix`] stores and [`Machine::p2p_fast`] returns.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct CompactVerdict(u32);
 
 impl CompactVerdict {
-    fn new(map: MapType, distance: u32, acs_known: bool, if_on: MapType) -> Self {
+    fn new(
+        map: MapType,
+        distance: u32,
+        acs_known: bool,
+        if_on: MapType,
+        possible: MapTypes,
+    ) -> Self {
         Self(
             map.code()
                 | (u32::from(acs_known) << 2)
                 | (if_on.code() << 3)
+                | (possible.bits() << 5)
                 | (distance.min(0x00ff_ffff) << 8),
         )
+    }
+
+    /// Every map type the facts the source does not give allow (ACS, the host bridges'
+    /// whitelist devices, the CPU rule; see [`crate::unknowns`]); [`map_type`](Self::map_type)
+    /// is one of them.
+    pub const fn possible(self) -> MapTypes {
+        MapTypes::from_bits(self.0 >> 5)
+    }
+
+    /// Whether the verdict is known: the source gives every fact it depends on.
+    pub const fn is_known(self) -> bool {
+        self.possible().len() == 1
     }
 
     /// Map type, as computed with unknown ACS taken as off.
@@ -161,6 +184,13 @@ pub(crate) struct Topo {
     pub hb_ok: Vec<bool>,
     /// Whether the CPU rule applies.
     pub cpu_rule: bool,
+    /// Whether it applies, as far as the source tells.
+    pub cpu_tri: Tristate,
+    /// `hb_tri[a * n + b]`: whether the host bridges let the traffic through, CPU rule included,
+    /// as far as the source tells.
+    pub hb_tri: Vec<Tristate>,
+    /// Whether the source collapsed switches (missing ports on every path below a bridge).
+    pub collapsed: bool,
     /// Bridge unit (switch = upstream port + its downstream ports) for the nvidia-smi class.
     pub unit: Vec<u32>,
     /// The link from each function towards its parent: see [`crate::quality`].
@@ -178,6 +208,11 @@ pub(crate) struct HbInfo {
     pub first_type_unknown: bool,
     /// Index of the matching whitelist entry.
     pub entry: Option<usize>,
+    /// Whether the host bridge's device lets traffic through, within it and across host
+    /// bridges, as far as the source tells (the CPU rule aside).
+    pub allowed: [Tristate; 2],
+    /// Why the device checked is unknown, when it is.
+    pub unknown: Option<RootDeviceUnknown>,
 }
 
 impl Topo {
@@ -199,6 +234,9 @@ impl Topo {
             hb_info: vec![HbInfo::default(); nhb],
             hb_ok: vec![false; nhb * nhb],
             cpu_rule: m.cpu().supports_p2pdma(),
+            cpu_tri: Tristate::from_option(m.cpu().p2pdma_rule()),
+            hb_tri: vec![Tristate::No; nhb * nhb],
+            collapsed: m.switches_collapsed(),
             unit: vec![0; n],
             uplink: vec![crate::quality::UPLINK_UNKNOWN; n],
         };
@@ -288,6 +326,11 @@ impl Topo {
                     }
                 }
             }
+            let complete = m
+                .host_bridges()
+                .get(h)
+                .is_some_and(|hb| hb.root_bus_complete);
+            (info.allowed, info.unknown) = what_is_known(m, first, complete);
         }
         let allowed = |h: usize, same: bool| {
             t.hb_info[h]
@@ -307,8 +350,29 @@ impl Topo {
             }
         }
         t.hb_ok = hb_ok;
+        for a in 0..nhb {
+            for b in 0..nhb {
+                let wl = if a == b {
+                    t.hb_info[a].allowed[0]
+                } else {
+                    t.hb_info[a].allowed[1].and(t.hb_info[b].allowed[1])
+                };
+                t.hb_tri[a * nhb + b] = t.cpu_tri.or(wl);
+            }
+        }
         crate::quality::compute_units_and_uplinks(m, &mut t);
         t
+    }
+
+    /// Whether the host bridges let traffic from under `a` to under `b` through, as far as
+    /// the source tells.
+    #[inline]
+    fn host_tri(&self, a: u32, b: u32) -> Tristate {
+        let n = self.hb_info.len();
+        self.hb_tri
+            .get(a as usize * n + b as usize)
+            .copied()
+            .unwrap_or(Tristate::Unknown)
     }
 
     #[inline]
@@ -350,14 +414,18 @@ impl Topo {
             } else {
                 MapType::NotSupported
             };
-            return CompactVerdict::new(map, dist, true, map);
+            let possible = MapTypes::crossing(self.host_tri(self.hb[pu], self.hb[cu]));
+            return CompactVerdict::new(map, dist, true, map, possible);
         }
         let cc = common as usize;
         let dist = self.depth[pu] + self.depth[cu] - 2 * self.depth[cc];
         let on =
             self.pre_on[pu] - self.pre_on[cc] + self.acs_on[cc] + self.pre_on[cu] - self.pre_on[cc];
+        // The switch ports a collapsed source leaves out are on every path between two
+        // different functions: their ACS is unknown too.
         let unk = self.pre_unk[pu] - self.pre_unk[cc] + self.acs_unk[cc] + self.pre_unk[cu]
-            - self.pre_unk[cc];
+            - self.pre_unk[cc]
+            + u32::from(self.collapsed && p != c);
         let thru = if self.host_ok(self.hb[pu], self.hb[pu]) {
             MapType::ThruHostBridge
         } else {
@@ -365,8 +433,98 @@ impl Topo {
         };
         let map = if on > 0 { thru } else { MapType::BusAddr };
         let if_on = if on + unk > 0 { thru } else { MapType::BusAddr };
-        CompactVerdict::new(map, dist, unk == 0, if_on)
+        let crossing = MapTypes::crossing(self.host_tri(self.hb[pu], self.hb[pu]));
+        let possible = if on > 0 {
+            crossing
+        } else if unk > 0 {
+            crossing.with(MapType::BusAddr)
+        } else {
+            MapTypes::only(MapType::BusAddr)
+        };
+        CompactVerdict::new(map, dist, unk == 0, if_on, possible)
     }
+}
+
+/// What the source tells about the device a host bridge's whitelist check reads (`first`: the
+/// first function listed on its root bus): whether it lets traffic through within the host
+/// bridge and across host bridges, and why that is unknown when it is. The CPU rule aside.
+fn what_is_known(
+    m: &Machine,
+    first: Option<FunctionId>,
+    complete: bool,
+) -> ([Tristate; 2], Option<RootDeviceUnknown>) {
+    let wl = m.whitelist();
+    let unknown = [Tristate::Unknown; 2];
+    let f = first.and_then(|f| m.function(f));
+    let entry_of = |f: &crate::Function| Some(wl.lookup(f.vendor?, f.device?)?.clone());
+    let allows = |e: &Option<WhitelistEntry>| {
+        [true, false].map(|same| {
+            let ok = e
+                .as_ref()
+                .is_some_and(|e| same || !e.requires_same_host_bridge);
+            if ok { Tristate::Yes } else { Tristate::No }
+        })
+    };
+    match f {
+        // A function known only from a reference (an NVSwitch an NCCL file names in its
+        // NVLinks) says nothing about a root bus the source does not list.
+        Some(f) if !complete && !f.listed => (
+            unknown,
+            Some(RootDeviceUnknown::NotListed { first_listed: None }),
+        ),
+        // 00.0 is first whatever else the source left out.
+        Some(f) if f.bdf.devfn() == 0 || (complete && f.port_type == Some(PortType::RootPort)) => {
+            if f.vendor.is_none() || f.device.is_none() {
+                (
+                    unknown,
+                    Some(RootDeviceUnknown::IdsUnknown {
+                        function: first_id(first),
+                    }),
+                )
+            } else {
+                (allows(&entry_of(f)), None)
+            }
+        }
+        _ if !complete => (
+            unknown,
+            Some(RootDeviceUnknown::NotListed {
+                first_listed: first,
+            }),
+        ),
+        Some(f) if f.port_type.is_none() => match entry_of(f) {
+            // Checked only if it is a root port; then its entry decides.
+            Some(entry) => {
+                let [same, cross] = allows(&Some(entry.clone()));
+                let maybe = |t: Tristate| {
+                    if t == Tristate::Yes {
+                        Tristate::Unknown
+                    } else {
+                        t
+                    }
+                };
+                (
+                    [maybe(same), maybe(cross)],
+                    Some(RootDeviceUnknown::PortTypeUnknown {
+                        function: first_id(first),
+                        entry,
+                    }),
+                )
+            }
+            None if f.vendor.is_none() || f.device.is_none() => (
+                unknown,
+                Some(RootDeviceUnknown::IdsUnknown {
+                    function: first_id(first),
+                }),
+            ),
+            None => ([Tristate::No; 2], None),
+        },
+        // Not 00.0 and not a root port, or no function on the root bus: no device.
+        _ => ([Tristate::No; 2], None),
+    }
+}
+
+fn first_id(first: Option<FunctionId>) -> FunctionId {
+    first.unwrap_or(FunctionId(NONE))
 }
 
 /// The host-bridge whitelist lookup for one host bridge, as `__host_bridge_whitelist()` does it.
@@ -385,6 +543,9 @@ pub struct WhitelistLookup {
     /// Whether the lookup allows the traffic (`false` if the entry requires the same host bridge
     /// and the two are different).
     pub whitelisted: bool,
+    /// When the source does not tell which device Linux checks (or its IDs): why. The lookup
+    /// above is then what the kernel would do with what the source shows.
+    pub unknown: Option<RootDeviceUnknown>,
 }
 
 /// The host-bridge step of a verdict.
@@ -445,12 +606,46 @@ pub struct P2pVerdict {
     /// Whether the machine's source collapsed each PCIe switch into one node (NCCL files): the
     /// distance then misses the switch's ports, and their ACS state is not in the model.
     pub switches_collapsed: bool,
+    /// The facts the verdict depends on that the source does not give (empty: the verdict is
+    /// known). [`map_type`](Self::map_type) takes unknown ACS as off, an unknown host-bridge
+    /// device as not whitelisted and an unknown CPU as not an AMD Zen: what the kernel would
+    /// decide with what the source shows.
+    pub unknowns: Vec<UnknownFact>,
+    /// Every map type those facts allow, best first, each with the values of the facts that
+    /// lead to it; one outcome without conditions when the verdict is known.
+    pub outcomes: Vec<Outcome>,
 }
 
 impl P2pVerdict {
     /// `pci_p2pdma_distance()`: `None` (the kernel's -1) when not supported.
     pub fn kernel_distance(&self) -> Option<u32> {
         self.map_type.is_supported().then_some(self.distance)
+    }
+
+    /// Whether the source gives every fact the verdict depends on.
+    pub fn is_known(&self) -> bool {
+        self.unknowns.is_empty()
+    }
+
+    /// The map type when the unknown facts numbered in `holding` hold and the others do not
+    /// (with none holding: [`map_type`](Self::map_type), what the source shows).
+    pub fn map_type_if(&self, holding: &[usize]) -> MapType {
+        self.outcomes
+            .iter()
+            .find(|o| {
+                o.when.is_empty()
+                    || o.when
+                        .iter()
+                        .any(|alt| alt.iter().all(|a| holding.contains(&a.fact) == a.holds))
+            })
+            .map_or(self.map_type, |o| o.map_type)
+    }
+
+    /// Every map type the unknown facts allow.
+    pub fn possible(&self) -> MapTypes {
+        self.outcomes
+            .iter()
+            .fold(MapTypes::EMPTY, |s, o| s.with(o.map_type))
     }
 
     /// Whether the AMD Zen rule decided the host-bridge step.
@@ -571,14 +766,58 @@ impl P2pVerdict {
                     .to_owned(),
             );
         }
-        r.push(format!(
-            "verdict: {}{}",
-            self.map_type,
-            match self.kernel_distance() {
-                Some(d) => format!(", distance {d}"),
-                None => ", pci_p2pdma_distance = -1".to_owned(),
+        for f in &self.unknowns {
+            if matches!(f, UnknownFact::AcsRedirect { .. }) {
+                continue;
             }
-        ));
+            r.push(format!("not known from the source: {}", f.describe(m)));
+            if let UnknownFact::HostBridgeDevice {
+                inferred: Some(i), ..
+            } = f
+            {
+                r.push(format!(
+                    "inferred from the CPU ({}), not known: most likely {:04x}:{:04x} {}, which {}",
+                    i.from_cpu,
+                    i.vendor,
+                    i.device,
+                    i.name,
+                    match (&i.entry, i.allows) {
+                        (Some(e), true) => format!("matches the whitelist entry {e}"),
+                        (Some(e), false) => {
+                            format!("matches {e}, which requires the same host bridge")
+                        }
+                        (None, _) => format!("is not in the {} whitelist", m.whitelist().release),
+                    }
+                ));
+            }
+        }
+        let outcome = |t: MapType| match t {
+            MapType::NotSupported => format!("{t}, pci_p2pdma_distance = -1"),
+            _ => format!("{t}, distance {}", self.distance),
+        };
+        if self.is_known() {
+            r.push(format!("verdict: {}", outcome(self.map_type)));
+        } else {
+            let all: Vec<String> = self
+                .outcomes
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{} if {}",
+                        outcome(o.map_type),
+                        o.describe_when(m, &self.unknowns)
+                    )
+                })
+                .collect();
+            r.push(format!(
+                "verdict not known from the source: {}",
+                all.join("; ")
+            ));
+            r.push(format!(
+                "verdict with what the source shows: {}",
+                outcome(self.map_type)
+            ));
+        }
         r
     }
 }
@@ -664,12 +903,15 @@ impl Machine {
             host_bridge: None,
             if_acs_on: None,
             switches_collapsed: self.switches_collapsed(),
+            unknowns: Vec::new(),
+            outcomes: Vec::new(),
         };
         let Some(c) = common else {
             // ACS does not matter without a common ancestor; the kernel's list is discarded.
             v.host_bridge =
                 Some(self.host_bridge_check(hb_p, hb_c, HostBridgeCause::NoCommonUpstreamBridge));
             v.map_type = map_from_check(v.host_bridge.as_ref());
+            self.what_it_depends_on(&mut v, hb_p, hb_c);
             return Some(v);
         };
         for &bb in &cchain {
@@ -702,7 +944,134 @@ impl Machine {
         v.host_bridge = if redirect.is_empty() { None } else { check };
         v.acs_redirect = redirect;
         v.acs_unknown = unknown;
+        self.what_it_depends_on(&mut v, hb_p, hb_c);
         Some(v)
+    }
+
+    /// Fills in the facts a verdict depends on that the source does not give, and every
+    /// outcome they allow (see [`crate::unknowns`]). The walk (chains, common ancestor,
+    /// distance) is the source's; only whether ACS redirects, whether the host bridges'
+    /// devices are whitelisted and whether the CPU rule applies can be unknown.
+    fn what_it_depends_on(&self, v: &mut P2pVerdict, hb_p: HostBridgeId, hb_c: HostBridgeId) {
+        let collapsed_ports =
+            self.switches_collapsed() && v.provider != v.client && v.common_ancestor.is_some();
+        let acs_fact = v.common_ancestor.is_some()
+            && v.acs_redirect.is_empty()
+            && (!v.acs_unknown.is_empty() || collapsed_ports);
+        if collapsed_ports && v.acs_unknown.is_empty() && v.acs_redirect.is_empty() {
+            v.acs_known = false;
+            v.if_acs_on = Some(map_from_check(Some(&self.host_bridge_check(
+                hb_p,
+                hb_c,
+                HostBridgeCause::AcsRedirect,
+            ))));
+        }
+        let crosses = v.common_ancestor.is_none() || !v.acs_redirect.is_empty() || acs_fact;
+        let same = v.common_ancestor.is_some() || hb_p == hb_c;
+        let mut facts: Vec<UnknownFact> = Vec::new();
+        if acs_fact {
+            facts.push(UnknownFact::AcsRedirect {
+                functions: v.acs_unknown.clone(),
+                collapsed_ports,
+            });
+        }
+        let t = &self.topo;
+        let cpu = t.cpu_tri;
+        let mut bridges = vec![hb_p];
+        if !same {
+            bridges.push(hb_c);
+        }
+        // Whether each host bridge's device lets the traffic through, as the source tells.
+        let known: Vec<Tristate> = bridges
+            .iter()
+            .map(|h| {
+                t.hb_info
+                    .get(h.index())
+                    .map_or(Tristate::Unknown, |i| i.allowed[usize::from(!same)])
+            })
+            .collect();
+        let mut hb_fact: Vec<Option<usize>> = vec![None; bridges.len()];
+        let mut cpu_fact = None;
+        if crosses {
+            if cpu == Tristate::Unknown {
+                cpu_fact = Some(facts.len());
+                facts.push(UnknownFact::AmdZenCpu);
+            }
+            for (i, &h) in bridges.iter().enumerate() {
+                if known[i] != Tristate::Unknown {
+                    continue;
+                }
+                let why = t
+                    .hb_info
+                    .get(h.index())
+                    .and_then(|i| i.unknown.clone())
+                    .unwrap_or(RootDeviceUnknown::NotListed { first_listed: None });
+                let inferred = match why {
+                    RootDeviceUnknown::NotListed { .. } => self.inferred_root_complex(same),
+                    _ => None,
+                };
+                hb_fact[i] = Some(facts.len());
+                facts.push(UnknownFact::HostBridgeDevice {
+                    host_bridge: h,
+                    why,
+                    inferred,
+                });
+            }
+        }
+        let has_common = v.common_ancestor.is_some();
+        let known_redirect = !v.acs_redirect.is_empty();
+        let resolve = |k: Tristate, fact: Option<usize>, vals: &[bool]| match k {
+            Tristate::Yes => true,
+            Tristate::No => false,
+            Tristate::Unknown => fact.and_then(|i| vals.get(i).copied()).unwrap_or(false),
+        };
+        let outcomes = crate::unknowns::outcomes(facts.len(), |vals| {
+            let acs_on = known_redirect || (acs_fact && vals.first().copied().unwrap_or(false));
+            if has_common && !acs_on {
+                return MapType::BusAddr;
+            }
+            let cpu_ok = resolve(cpu, cpu_fact, vals);
+            let wl_ok = known
+                .iter()
+                .zip(&hb_fact)
+                .all(|(&k, &f)| resolve(k, f, vals));
+            if cpu_ok || wl_ok {
+                MapType::ThruHostBridge
+            } else {
+                MapType::NotSupported
+            }
+        });
+        (v.unknowns, v.outcomes) = crate::unknowns::keep_relevant(facts, outcomes);
+    }
+
+    /// The root complex the CPU model suggests, when the source names the CPU
+    /// ([`crate::root_complex`]), and whether its device lets traffic through within one host
+    /// bridge (`same`) or across two. An inference, for a host bridge whose device the source
+    /// does not give.
+    pub fn inferred_root_complex(&self, same: bool) -> Option<InferredRootComplex> {
+        let cpu = self.cpu();
+        let r = crate::root_complex::of_cpu(cpu)?;
+        let entry = self.whitelist().lookup(r.vendor, r.device).cloned();
+        let allows = entry
+            .as_ref()
+            .is_some_and(|e| same || !e.requires_same_host_bridge);
+        Some(InferredRootComplex {
+            vendor: r.vendor,
+            device: r.device,
+            name: r.name,
+            from_cpu: format!(
+                "{} family {} model {} ({})",
+                cpu.vendor, r.family, r.model, r.generation
+            ),
+            entry,
+            allows,
+        })
+    }
+
+    /// Whether P2P traffic may go through host bridge `h` (within it), the CPU rule included, as
+    /// far as the source tells.
+    pub fn host_bridge_allows(&self, h: HostBridgeId) -> Tristate {
+        self.topo.host_tri(h.0, h.0)
     }
 
     /// The host-bridge whitelist lookup for `h`, as `__host_bridge_whitelist()` does it, for
@@ -731,6 +1100,7 @@ impl Machine {
             },
             entry,
             whitelisted,
+            unknown: info.unknown,
         }
     }
 
@@ -783,7 +1153,13 @@ impl Machine {
         for (pi, &p) in providers.iter().enumerate() {
             if !self.valid(p) {
                 cells.extend(std::iter::repeat_n(
-                    CompactVerdict::new(MapType::NotSupported, 0, false, MapType::NotSupported),
+                    CompactVerdict::new(
+                        MapType::NotSupported,
+                        0,
+                        false,
+                        MapType::NotSupported,
+                        MapTypes::only(MapType::NotSupported),
+                    ),
                     clients.len(),
                 ));
                 continue;
@@ -807,7 +1183,13 @@ impl Machine {
                 let v = if self.valid(c) {
                     t.verdict_with(p.0, c.0, lca[c.index()])
                 } else {
-                    CompactVerdict::new(MapType::NotSupported, 0, false, MapType::NotSupported)
+                    CompactVerdict::new(
+                        MapType::NotSupported,
+                        0,
+                        false,
+                        MapType::NotSupported,
+                        MapTypes::only(MapType::NotSupported),
+                    )
                 };
                 cells.push(v);
             }

@@ -303,6 +303,10 @@ impl LinkSpeed {
         }
     }
 
+    /// What [`LinkSpeed::parse_sysfs`] accepts, for messages.
+    pub const SYSFS_SPELLINGS: &'static str =
+        "a link speed such as \"16.0 GT/s PCIe\", \"8 GT/s\" or \"Unknown\"";
+
     /// Parses sysfs spellings: `"16.0 GT/s PCIe"`, `"8 GT/s"`, `"2.5 GT/s"`. `"Unknown"`
     /// (and an empty string) give `Ok(None)`; anything else is an error.
     pub fn parse_sysfs(text: &str) -> Result<Option<LinkSpeed>, LinkSpeedParseError> {
@@ -354,7 +358,7 @@ impl fmt::Display for LinkSpeed {
 /// A link speed that is neither `N GT/s`, `N.N GT/s` (optionally followed by `PCIe`) nor
 /// `Unknown`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("expected a link speed such as \"16.0 GT/s PCIe\", \"8 GT/s\" or \"Unknown\"")]
+#[error("expected {}", LinkSpeed::SYSFS_SPELLINGS)]
 pub struct LinkSpeedParseError;
 
 /// The state of one PCIe link as a function reports it (`current_*` or `max_*` attributes).

@@ -194,11 +194,9 @@ pub fn generate(spec: &SynthSpec) -> Result<Machine, SynthError> {
     for h in 0..spec.host_bridges {
         g.domain = h;
         g.next_bus = 1;
-        let hb = g.b.host_bridge(HostBridge {
-            domain: h,
-            root_bus: 0,
-            numa_node: Some(h / 2),
-        });
+        let mut hb = HostBridge::new(h, 0);
+        hb.numa_node = Some(h / 2);
+        let hb = g.b.host_bridge(hb);
         let mut host = Function::new(Bdf::new(h, 0, 0, 0), Upstream::HostBridge(hb));
         host.vendor = Some(0x8086);
         host.device = Some(0x29c0);

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pci_topology::load::{ArchiveSource, DirSource, LoadError, load_from_source, load_sysfs};
+use pci_topology::load::{
+    ArchiveSource, DirSource, LoadError, Source, load_from_source, load_sysfs,
+};
 use pci_topology::{Acs, Bdf, LinkSpeed, PortType};
 
 static N: AtomicU32 = AtomicU32::new(0);
@@ -25,6 +27,7 @@ fn scratch() -> PathBuf {
 }
 
 /// A snapshot tree: files (path, bytes) and symlinks (path, target).
+#[derive(Clone)]
 struct Tree {
     files: Vec<(String, Vec<u8>)>,
     links: Vec<(String, String)>,
@@ -242,6 +245,15 @@ fn folder_and_archives_load_the_same_machine() {
         assert_eq!(m.host_bridges(), from_dir.host_bridges(), "{kind}");
         assert_eq!(m.cpu(), from_dir.cpu(), "{kind}");
     }
+    // sys/ and proc/ at the top of the archive (ghw's snapshots), beside other folders.
+    let mut bare = t.clone();
+    bare.files
+        .push(("etc/os-release".into(), b"ID=debian\n".to_vec()));
+    let src = ArchiveSource::from_bytes("bare.tar.gz", &gz(&write_tar(&bare, ""))).unwrap();
+    assert_eq!(src.top_folder(), "");
+    assert_eq!(src.display("sys"), "bare.tar.gz:sys");
+    let m = load_from_source(&src).unwrap();
+    assert_eq!(m.functions(), from_dir.functions(), "no top folder");
     // And through the path-taking entry point.
     let file = root.with_extension("tar.gz");
     std::fs::write(&file, gz(&tar)).unwrap();
@@ -276,6 +288,24 @@ fn with_file(path: &str, v: &[u8]) -> Tree {
     t.files.retain(|(p, _)| p != path);
     t.files.push((path.into(), v.to_vec()));
     t
+}
+
+#[test]
+fn empty_attribute_files_are_unknown() {
+    // hwloc-gather-topology copies with `cat > file`, which leaves an empty file when the read
+    // fails: unknown, like a missing file, not malformed.
+    let mut t = with_file(&format!("{EP}/current_link_speed"), b"");
+    t.files
+        .retain(|(p, _)| *p != format!("{EP}/config") && *p != format!("{EP}/vendor"));
+    t.files.push((format!("{EP}/config"), Vec::new()));
+    t.files.push((format!("{EP}/vendor"), b"\n".to_vec()));
+    let root = write_dir(&t);
+    let m = load_sysfs(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+    let f = m.function(m.find(bdf("0000:02:00.0")).unwrap()).unwrap();
+    assert_eq!(f.current_link.speed, None);
+    assert_eq!((f.vendor, f.header_type, f.acs), (None, None, Acs::Unknown));
+    assert_eq!(f.device, Some(0x1017));
 }
 
 #[test]
@@ -416,6 +446,101 @@ fn unusable_archives_are_errors() {
     let e = load_sysfs(&empty).unwrap_err().to_string();
     assert!(e.contains("sys") && e.contains("expected"), "{e}");
     std::fs::remove_dir_all(empty).unwrap();
+}
+
+#[test]
+fn a_file_of_another_kind_is_named_with_the_format_that_reads_it() {
+    use pci_topology::load::{Format, open};
+    let dir = scratch();
+    let tree = base_tree();
+    let files: [(&str, Vec<u8>); 5] = [
+        (
+            "hwloc.xml",
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n<topology version=\"3.0\">\n</topology>\n".to_vec(),
+        ),
+        ("nccl.xml", b"<system version=\"1\">\n</system>\n".to_vec()),
+        ("snapshot.tar.gz", gz(&write_tar(&tree, "top"))),
+        ("machine.toml", b"# a machine\nformat = 1\n".to_vec()),
+        ("passwd", b"root:x:0:0:root:/root:/bin/bash\n".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    for (name, asked, found, detected) in [
+        (
+            "hwloc.xml",
+            Format::Sysfs,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "hwloc.xml",
+            Format::Toml,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "hwloc.xml",
+            Format::NcclXml,
+            "an hwloc XML export",
+            Some(Format::HwlocXml),
+        ),
+        (
+            "nccl.xml",
+            Format::HwlocXml,
+            "an NCCL topology file",
+            Some(Format::NcclXml),
+        ),
+        (
+            "snapshot.tar.gz",
+            Format::Toml,
+            "a gzip-compressed file",
+            Some(Format::Sysfs),
+        ),
+        (
+            "snapshot.tar.gz",
+            Format::HwlocXml,
+            "a gzip-compressed file",
+            Some(Format::Sysfs),
+        ),
+        (
+            "machine.toml",
+            Format::Sysfs,
+            "a TOML file",
+            Some(Format::Toml),
+        ),
+        (
+            "machine.toml",
+            Format::NcclXml,
+            "a TOML file",
+            Some(Format::Toml),
+        ),
+        ("passwd", Format::Sysfs, "a text file", None),
+        ("passwd", Format::HwlocXml, "a text file", None),
+    ] {
+        let path = dir.join(name);
+        let e = open(&path, Some(asked)).map(|_| ()).unwrap_err();
+        let LoadError::WrongKind {
+            detected: d,
+            found: f,
+            ..
+        } = &e
+        else {
+            panic!("{name} as {asked}: {e:?}");
+        };
+        assert_eq!(*d, detected, "{name} as {asked}");
+        assert!(f.starts_with(found), "{name} as {asked}: {f}");
+        let text = e.to_string();
+        assert!(text.starts_with(&path.display().to_string()), "{text}");
+        // What is said is what the file is, not a quote of it or a parser's complaint.
+        assert!(
+            !text.contains("root:x") && !text.contains("cksum"),
+            "{text}"
+        );
+    }
+    // The right format still reads it.
+    assert!(open(dir.join("snapshot.tar.gz"), Some(Format::Sysfs)).is_ok());
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

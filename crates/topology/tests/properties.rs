@@ -31,6 +31,7 @@ fn random_machine(seed: u64, n: usize) -> Machine {
     let mut r = Rng(seed);
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: [CpuVendor::Intel, CpuVendor::Amd, CpuVendor::Hygon][r.below(3) as usize].clone(),
         family: Some([0x06, 0x15, 0x17, 0x19][r.below(4) as usize]),
         model: None,
@@ -45,11 +46,9 @@ fn random_machine(seed: u64, n: usize) -> Machine {
     let nhb = 1 + r.below(3) as u32;
     let mut hbs = Vec::new();
     for h in 0..nhb {
-        let id = b.host_bridge(HostBridge {
-            domain: h,
-            root_bus: 0,
-            numa_node: Some(h % 2),
-        });
+        let mut hb = HostBridge::new(h, 0);
+        hb.numa_node = Some(h % 2);
+        let id = b.host_bridge(hb);
         hbs.push(id);
         if let Some((v, d)) = ids[r.below(4) as usize] {
             let mut f = Function::new(Bdf::new(h, 0, 0, 0), Upstream::HostBridge(id));

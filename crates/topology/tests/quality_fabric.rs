@@ -271,6 +271,7 @@ fn gpus() -> (Machine, Vec<FunctionId>, FabricId, FabricId) {
         b: LinkEnd::Function(b),
         bandwidth: Some(Bandwidth(25_000)),
         latency: Some(Latency(100)),
+        nccl_bandwidth: None,
         count,
         up,
     };
@@ -288,6 +289,7 @@ fn gpus() -> (Machine, Vec<FunctionId>, FabricId, FabricId) {
         b: LinkEnd::Cpu { numa_node: Some(0) },
         bandwidth: None,
         latency: None,
+        nccl_bandwidth: None,
         count: 1,
         up: true,
     });
@@ -414,7 +416,7 @@ fn pair_report_has_what_the_matrix_json_needs() {
     assert_eq!(r.class(), NvClass::Pxb);
     assert_eq!(r.bandwidth_gbps(), Some(3.938));
     assert!(
-        r.reasons.iter().any(|x| x.contains("bottleneck 3.93 GB/s")),
+        r.reasons.iter().any(|x| x.contains("bottleneck 3.94 GB/s")),
         "{:?}",
         r.reasons
     );

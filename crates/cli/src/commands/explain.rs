@@ -8,7 +8,6 @@
 
 use pci_topology::{
     FunctionId, HostBridgeCheck, Machine, MapType, P2pVerdict, PathLink, PathQuality,
-    WhitelistEntry, WhitelistLookup,
 };
 
 use crate::cli::ExplainArgs;
@@ -62,19 +61,8 @@ pub struct FreeSlot {
     pub unknown: Vec<FunctionId>,
 }
 
-/// A host bridge whose first root-bus function was not checked against the whitelist because
-/// its port type is unknown: were it a root port, the kernel would check it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UncheckedRootPort {
-    /// The first function on the root bus.
-    pub function: FunctionId,
-    /// The whitelist entry its IDs match, if any.
-    pub entry: Option<WhitelistEntry>,
-    /// The verdict if it (and any other such function of the pair) were a root port.
-    pub map_type: MapType,
-}
-
-/// The whole answer.
+/// The whole answer. What the verdict depends on that the source does not give, and every
+/// outcome, are the verdict's own ([`P2pVerdict::unknowns`], [`P2pVerdict::outcomes`]).
 #[derive(Debug)]
 pub struct Explanation {
     /// The kernel's verdict with its walk.
@@ -87,46 +75,6 @@ pub struct Explanation {
     pub host_bridge_if_needed: Option<HostBridgeCheck>,
     /// What would change the verdict.
     pub changes: Vec<Change>,
-    /// Host bridges whose checked device depends on an unknown port type.
-    pub unchecked: Vec<UncheckedRootPort>,
-}
-
-/// When the host bridge refused because a root-bus function's port type is unknown: what the
-/// verdict would be if it were a root port.
-pub fn unchecked_root_ports(m: &Machine, v: &P2pVerdict) -> Vec<UncheckedRootPort> {
-    let Some(h) = v.host_bridge.as_ref().filter(|h| !h.allowed) else {
-        return Vec::new();
-    };
-    let lookups: Vec<&WhitelistLookup> = std::iter::once(&h.provider)
-        .chain(h.client.as_ref())
-        .collect();
-    let same = h.same_host_bridge;
-    let entry_of = |l: &WhitelistLookup| {
-        let f = m.function(l.unknown_first?)?;
-        m.whitelist().lookup(f.vendor?, f.device?).cloned()
-    };
-    let allowed_if_root_ports = lookups.iter().all(|l| {
-        if l.device.is_none() && l.unknown_first.is_some() {
-            entry_of(l).is_some_and(|e| same || !e.requires_same_host_bridge)
-        } else {
-            l.whitelisted
-        }
-    });
-    let map_type = if allowed_if_root_ports {
-        MapType::ThruHostBridge
-    } else {
-        MapType::NotSupported
-    };
-    lookups
-        .iter()
-        .filter_map(|l| {
-            Some(UncheckedRootPort {
-                function: l.unknown_first.filter(|_| l.device.is_none())?,
-                entry: entry_of(l),
-                map_type,
-            })
-        })
-        .collect()
 }
 
 /// Free slots below the bridges of the provider's chain, nearest first.
@@ -160,7 +108,32 @@ pub fn free_slots(m: &Machine, v: &P2pVerdict) -> Vec<FreeSlot> {
     out
 }
 
+/// How good a verdict is for the transfer, to compare changes with it: a better map type
+/// (not supported, through the host bridge, bus addresses) at no greater distance, or the same
+/// map type at a smaller distance, is better.
+fn improves(now: (MapType, u32), then: (MapType, u32)) -> bool {
+    let rank = |t: MapType| match t {
+        MapType::NotSupported => 0,
+        MapType::ThruHostBridge => 1,
+        MapType::BusAddr => 2,
+    };
+    match rank(then.0).cmp(&rank(now.0)) {
+        std::cmp::Ordering::Greater => now.0 == MapType::NotSupported || then.1 <= now.1,
+        std::cmp::Ordering::Equal => then.1 < now.1,
+        std::cmp::Ordering::Less => false,
+    }
+}
+
+/// The kernel's levers applied to the verdict, keeping those that would improve it
+/// ([`improves`]): bus addresses below a switch at distance 4 is no offer to a pair allowed
+/// through the host bridge at distance 3.
 fn changes(m: &Machine, v: &P2pVerdict) -> Vec<Change> {
+    let mut out = levers(m, v);
+    out.retain(|c| improves((v.map_type, v.distance), (c.map_type, c.distance)));
+    out
+}
+
+fn levers(m: &Machine, v: &P2pVerdict) -> Vec<Change> {
     let mut out = Vec::new();
     if v.map_type == MapType::BusAddr || v.provider == v.client {
         return out;
@@ -296,14 +269,12 @@ pub fn compute(m: &Machine, provider: FunctionId, client: FunctionId) -> Option<
         _ => None,
     };
     let changes = changes(m, &verdict);
-    let unchecked = unchecked_root_ports(m, &verdict);
     Some(Explanation {
         verdict,
         route,
         links,
         host_bridge_if_needed,
         changes,
-        unchecked,
     })
 }
 

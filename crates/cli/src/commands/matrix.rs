@@ -7,6 +7,7 @@ use crate::cli::MatrixArgs;
 use crate::commands::Outcome;
 use crate::error::CliError;
 use crate::kind::Kind;
+use crate::limits::MAX_MATRIX_PAIRS;
 use crate::output::OutputFormat;
 use crate::render;
 use crate::resolve;
@@ -95,6 +96,42 @@ pub fn select(m: &Machine, args: &MatrixArgs) -> Result<(Vec<FunctionId>, Select
     Ok((out, Selection::Default { hidden_vfs }))
 }
 
+/// Refuses a matrix of more than [`MAX_MATRIX_PAIRS`] pairs before anything is computed,
+/// saying how much it would take.
+pub fn check_size(source: &MachineSource, devices: &[FunctionId]) -> Result<(), CliError> {
+    let n = devices.len();
+    let pairs = n.saturating_mul(n);
+    if pairs <= MAX_MATRIX_PAIRS {
+        return Ok(());
+    }
+    let per_pair = std::mem::size_of::<Cell>() + std::mem::size_of::<CompactVerdict>();
+    let bytes = u64::try_from(pairs.saturating_mul(per_pair)).unwrap_or(u64::MAX);
+    Err(CliError::input(format!(
+        "a matrix of the {n} devices of {} would hold {pairs} pairs (about {} of memory, more \
+         as text); at most {MAX_MATRIX_PAIRS} pairs are computed",
+        source.describe(),
+        approximate_size(bytes)
+    ))
+    .note("name the devices to compare (`matrix DEVICE DEVICE ...`), or leave out --all"))
+}
+
+/// A size in bytes for people, to two significant digits: `40 GB`, `3.1 MB`.
+fn approximate_size(bytes: u64) -> String {
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    let b = bytes as f64;
+    for (unit, name) in units {
+        if b >= unit {
+            let v = b / unit;
+            return if v >= 10.0 {
+                format!("{v:.0} {name}")
+            } else {
+                format!("{v:.1} {name}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 /// Computes every ordered pair.
 pub fn compute(m: &Machine, devices: Vec<FunctionId>, selection: Selection) -> Matrix {
     let verdicts = m.p2p_matrix(&devices, &devices);
@@ -136,6 +173,7 @@ pub fn run(
     let loaded = source.load()?;
     let m = loaded.machine;
     let (devices, selection) = select(&m, args)?;
+    check_size(source, &devices)?;
     let matrix = compute(&m, devices, selection);
     let text = match format {
         OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod matrix;
 pub mod negotiate;
 pub mod simulate;
+pub mod snapshot;
 pub mod topo;
 
 use crate::cli::{Cli, Command};
@@ -62,5 +63,6 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Explain(a) => explain::run(&source.unwrap_or(MachineSource::Live), format, a),
         Command::Negotiate(a) => negotiate::run(source, format, a),
         Command::Simulate(a) => simulate::run(source, format, a),
+        Command::Snapshot(a) => snapshot::run(source, format, a),
     }
 }

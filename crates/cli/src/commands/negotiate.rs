@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use dmabuf_negotiate::{
-    Candidate, ChosenBy, NegotiationError, Negotiator, Policy, Refusal, Rejection, RouteKind,
-    Verdict,
+    Candidate, ChosenBy, FollowPolicy, NegotiationError, Negotiator, Policy, Refusal, Rejection,
+    RouteKind, Verdict,
 };
 use pci_topology::{Bdf, Machine, MapType};
 
@@ -13,9 +13,11 @@ use crate::cli::NegotiateArgs;
 use crate::commands::Outcome;
 use crate::core_names::MachineNames;
 use crate::error::{CliError, Exit};
+use crate::limits::MAX_CANDIDATES;
 use crate::output::OutputFormat;
 use crate::render;
 use crate::scenario::{Bound, MemorySpec, Scenario};
+use crate::scenario_file::load_machine;
 use crate::source::MachineSource;
 
 /// The answer.
@@ -35,8 +37,8 @@ pub struct Report {
     pub candidates: Vec<Candidate>,
     /// Position of the chosen candidate in `candidates`, if any was agreed.
     pub chosen: Option<usize>,
-    /// Positions of the accepted candidates, best first under the policy.
-    pub ranked: Vec<usize>,
+    /// Per candidate: its rank among the accepted ones (1 = best), if it was accepted.
+    pub ranks: Vec<Option<u32>>,
     /// Who made the final choice.
     pub chosen_by: Option<ChosenBy>,
     /// Per candidate: for a PCI route (or refusal) whose verdict assumed unknown ACS states
@@ -75,22 +77,17 @@ impl Report {
 
     /// The rank (1 = best) of a candidate, if it was accepted.
     pub fn rank_of(&self, position: usize) -> Option<usize> {
-        self.ranked
-            .iter()
-            .position(|&p| p == position)
-            .map(|r| r + 1)
+        self.ranks
+            .get(position)
+            .copied()
+            .flatten()
+            .and_then(|r| usize::try_from(r).ok())
     }
 
     /// The chosen candidate.
     pub fn chosen_candidate(&self) -> Option<&Candidate> {
         self.chosen.and_then(|c| self.candidates.get(c))
     }
-}
-
-fn position(table: &[Candidate], c: &Candidate) -> Option<usize> {
-    table
-        .iter()
-        .position(|x| x.exporter_index == c.exporter_index && x.importer_index == c.importer_index)
 }
 
 /// Negotiates a bound scenario on a machine.
@@ -100,28 +97,47 @@ pub fn negotiate(
     source: MachineSource,
     bound: Bound,
 ) -> Result<Report, CliError> {
-    let n = bound.exporter.len().saturating_mul(bound.importer.len());
-    let mut table = vec![Candidate::VACANT; n];
+    let (e, i) = (bound.exporter.len(), bound.importer.len());
+    let n = e.saturating_mul(i);
+    if n > MAX_CANDIDATES {
+        return Err(CliError::input(format!(
+            "{}: {e} exporter × {i} importer offers make {n} candidate pairs; at most \
+             {MAX_CANDIDATES} are negotiated (docs/cli.md, Limits)",
+            scenario.path.display()
+        )));
+    }
+    // The table and the order are the report's: nothing is copied out of them.
+    let mut candidates = vec![Candidate::VACANT; n];
+    let mut order = vec![0u32; n];
     let negotiator = Negotiator::new(m).with_policy(scenario.policy);
-    let (candidates, chosen, ranked, chosen_by) =
-        match negotiator.negotiate(&bound.exporter, &bound.importer, &mut table) {
-            Ok(a) => {
-                let all = a.candidates().to_vec();
-                let chosen = position(&all, a.chosen());
-                let ranked = a.ranked().filter_map(|c| position(&all, c)).collect();
-                (all, chosen, ranked, Some(a.chosen_by()))
-            }
-            Err(NegotiationError::NoCommonInterconnect { table }) => {
-                (table.to_vec(), None, Vec::new(), None)
-            }
-            Err(NegotiationError::TooManyOffers) => {
-                return Err(CliError::input(format!(
-                    "{}: an offer list has more than 65535 entries",
-                    scenario.path.display()
-                )));
-            }
-            Err(e) => return Err(CliError::internal(format!("negotiation failed: {e}"))),
-        };
+    let outcome = negotiator.negotiate_ranked(
+        &bound.exporter,
+        &bound.importer,
+        &mut FollowPolicy,
+        &mut candidates,
+        &mut order,
+    );
+    let (chosen, accepted, chosen_by) = match outcome {
+        Ok(a) => (
+            Some(a.chosen_position()),
+            a.ranked_positions().map_or(0, <[u32]>::len),
+            Some(a.chosen_by()),
+        ),
+        Err(NegotiationError::NoCommonInterconnect { .. }) => (None, 0, None),
+        Err(NegotiationError::TooManyOffers) => {
+            return Err(CliError::input(format!(
+                "{}: an offer list has more than 65535 entries",
+                scenario.path.display()
+            )));
+        }
+        Err(e) => return Err(CliError::internal(format!("negotiation failed: {e}"))),
+    };
+    let mut ranks = vec![None; n];
+    for (rank, &k) in (1u32..).zip(order.iter().take(accepted)) {
+        if let Some(slot) = usize::try_from(k).ok().and_then(|k| ranks.get_mut(k)) {
+            *slot = Some(rank);
+        }
+    }
     let acs_caveats = candidates
         .iter()
         .map(|c| {
@@ -140,7 +156,7 @@ pub fn negotiate(
         bound,
         candidates,
         chosen,
-        ranked,
+        ranks,
         chosen_by,
     })
 }
@@ -155,10 +171,7 @@ pub fn run(
         return Err(super::unsupported("negotiate", format));
     }
     let scenario = Scenario::read(&args.scenario)?;
-    let source = source
-        .or_else(|| scenario.machine.clone())
-        .unwrap_or(MachineSource::Live);
-    let loaded = source.load()?;
+    let (source, loaded) = load_machine(source, scenario.machine.as_ref())?;
     let m = loaded.machine;
     let bound = scenario.bind(&m)?;
     let mut notes = loaded.warnings;

@@ -3,7 +3,7 @@
 //! states them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dmabuf_negotiate::{
     Agreed, AttachmentId, DeviceId, FabricId, Names, OpaqueNames, Placement, RouteKind,
@@ -13,9 +13,12 @@ use pci_topology::{FunctionId, Machine, MapType};
 use crate::cli::SimulateArgs;
 use crate::commands::Outcome;
 use crate::core_names::MachineNames;
+use crate::counts::count;
 use crate::error::{CliError, Exit};
+use crate::limits::MAX_SIMULATION_STATES;
 use crate::output::OutputFormat;
 use crate::render;
+use crate::scenario_file::load_machine;
 use crate::simulation::{Bound, Simulation, Timeline, engine};
 use crate::source::MachineSource;
 
@@ -160,8 +163,8 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
         return (
             Exit::InvariantBroken,
             Some(format!(
-                "{} invariant(s) broken {at}; the simulation stopped there",
-                step.violations.len()
+                "{} broken {at}; the simulation stopped there",
+                count(step.violations.len() as u64, "invariant")
             )),
         );
     }
@@ -179,7 +182,10 @@ pub fn verdict(r: &Report) -> (Exit, Option<String>) {
             });
         return (
             Exit::ExpectationFailed,
-            Some(format!("{failed} of {all} expectation(s) failed{first}")),
+            Some(format!(
+                "{failed} of {} failed{first}",
+                count(all as u64, "expectation")
+            )),
         );
     }
     (Exit::Ok, None)
@@ -202,6 +208,23 @@ pub fn finish(
     Ok(Outcome { text, exit, notes })
 }
 
+/// Refuses a simulation that would record more than [`MAX_SIMULATION_STATES`] importer states
+/// before it runs.
+fn check_size(path: &Path, bound: &Bound) -> Result<(), CliError> {
+    let (importers, steps) = (bound.importers.len(), bound.events.len() + 1);
+    let states = importers.saturating_mul(steps);
+    if states <= MAX_SIMULATION_STATES {
+        return Ok(());
+    }
+    Err(CliError::input(format!(
+        "{}: {importers} importers over {} events would record {states} importer states; at \
+         most {MAX_SIMULATION_STATES} are recorded (docs/cli.md, Limits)",
+        path.display(),
+        steps - 1
+    ))
+    .note("split the timeline into several simulations, or follow fewer importers"))
+}
+
 /// Reads the scenario, loads its machine, runs the timeline and renders.
 pub fn run(
     source: Option<MachineSource>,
@@ -212,12 +235,10 @@ pub fn run(
         return Err(super::unsupported("simulate", format));
     }
     let simulation = Simulation::read(&args.scenario)?;
-    let source = source
-        .or_else(|| simulation.machine.clone())
-        .unwrap_or(MachineSource::Live);
-    let loaded = source.load()?;
+    let (source, loaded) = load_machine(source, simulation.machine.as_ref())?;
     let m = loaded.machine;
     let bound = simulation.bind(&m)?;
+    check_size(&simulation.path, &bound)?;
     let mut notes = loaded.warnings;
     notes.extend(bound.warnings.iter().cloned());
     let timeline = engine::run(&m, &bound)?;
@@ -273,6 +294,7 @@ mod tests {
             b: LinkEnd::Function(g1),
             bandwidth: Some(Bandwidth(25_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 4,
             up: true,
         });
@@ -412,7 +434,7 @@ map = "peer"
         assert_eq!(out.exit.code(), 5);
         let note = out.notes.join("\n");
         assert!(
-            note.contains("1 of 2 expectation(s) failed")
+            note.contains("1 of 2 expectations failed")
                 && note.contains("peer mapping: expected valid, found stale"),
             "{note}"
         );

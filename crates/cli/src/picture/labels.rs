@@ -97,19 +97,10 @@ pub fn link_text(link: &LinkStatus) -> Option<String> {
     Some(format!("{speed} x{width}"))
 }
 
-/// A bandwidth in MB/s for people: `31.5 GB/s`, `250 MB/s`.
+/// A bandwidth in MB/s for people: `31.5 GB/s`, `0.25 GB/s` (by the one rounding rule,
+/// [`dmabuf_negotiate::Gbps`]).
 pub fn bandwidth_text(mb_s: u32) -> String {
-    if mb_s >= 1000 {
-        let gb = f64::from(mb_s) / 1000.0;
-        if gb >= 100.0 {
-            format!("{gb:.0} GB/s")
-        } else {
-            let s = format!("{gb:.1}");
-            format!("{} GB/s", s.trim_end_matches(".0"))
-        }
-    } else {
-        format!("{mb_s} MB/s")
-    }
+    dmabuf_negotiate::Bandwidth(mb_s).to_string()
 }
 
 /// A size in bytes for people: `256 MiB`, `1.5 GiB`.
@@ -168,7 +159,8 @@ mod tests {
         assert_eq!(bandwidth_text(31_507), "31.5 GB/s");
         assert_eq!(bandwidth_text(25_000), "25 GB/s");
         assert_eq!(bandwidth_text(150_000), "150 GB/s");
-        assert_eq!(bandwidth_text(250), "250 MB/s");
+        assert_eq!(bandwidth_text(250), "0.25 GB/s");
+        assert_eq!(bandwidth_text(15_753), "15.8 GB/s");
         assert_eq!(size_text(256 << 20), "256 MiB");
         assert_eq!(size_text(3 << 29), "1.5 GiB");
         assert_eq!(size_text(512), "512 B");

@@ -138,8 +138,8 @@ pub fn wrap(text: &str, face: Face, size: f32, max: f32, lines: usize) -> Vec<St
         .collect()
 }
 
-/// `text` with `&`, `<`, `>`, `"` and `'` escaped, and characters XML 1.0 forbids (control
-/// characters other than tab, newline and carriage return) replaced by `�`.
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters other than tab, newline
+/// and carriage return (XML 1.0 forbids C0 and discourages DEL and C1) replaced by `�`.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -150,7 +150,7 @@ pub fn xml_escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

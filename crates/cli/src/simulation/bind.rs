@@ -17,7 +17,7 @@ use pci_topology::{Bdf, CpuVendor, Function, FunctionId, Machine};
 use toml::Spanned;
 
 use super::expect::{Expectation, What};
-use super::format::{RawAperture, RawEvent, RawExpect, RawPlacement, Simulation, named};
+use super::format::{Declared, RawAperture, RawEvent, RawExpect, RawPlacement, Simulation, named};
 use super::links;
 use crate::core_names::MachineNames;
 use crate::error::CliError;
@@ -535,6 +535,15 @@ impl Simulation {
             .negotiation(ranking);
         for (spec, rp) in placements.iter().zip(&raw.placement) {
             policy = match &rp.get_ref().offers {
+                // The core's defaults leave out what no window addresses. A window the buffer
+                // lies outside of is the file's mistake, not a choice: offering through every
+                // window makes `validate` name it (simulation-format.md).
+                None if spec.memory == "vram" => {
+                    let mut offerings = vec![Offering::Vram];
+                    offerings.extend(spec.fabrics.iter().map(|w| Offering::PrivateIova(w.fabric)));
+                    offerings.extend(spec.aperture.map(|_| Offering::DmaAddr));
+                    policy.place_with(spec.placement, offerings)
+                }
                 None => policy.place(spec.placement, size),
                 Some(list) => {
                     let mut offerings = Vec::new();
@@ -602,7 +611,7 @@ impl Simulation {
         }
 
         // Events.
-        let importer_names: Vec<&str> = importers.iter().map(|i| i.name.as_str()).collect();
+        let importer_names = Declared::new(importers.iter().map(|i| i.name.as_str()));
         let placement_names = names(&placements);
         let mut events = Vec::new();
         for re in &raw.event {
@@ -646,16 +655,16 @@ impl Simulation {
     }
 }
 
-fn names(placements: &[PlacementSpec]) -> Vec<&str> {
-    placements.iter().map(|p| p.name.as_str()).collect()
+fn names(placements: &[PlacementSpec]) -> Declared<'_> {
+    Declared::new(placements.iter().map(|p| p.name.as_str()))
 }
 
 impl Ctx<'_> {
     fn action(
         &mut self,
         e: &RawEvent,
-        importers: &[&str],
-        placements: &[&str],
+        importers: &Declared<'_>,
+        placements: &Declared<'_>,
     ) -> Result<Action, CliError> {
         let file = self.file;
         let who = |x: &Option<Spanned<String>>| -> Result<Option<usize>, CliError> {
@@ -742,7 +751,7 @@ impl Ctx<'_> {
 fn expectations(
     file: &ScenarioFile,
     x: &RawExpect,
-    importers: &[&str],
+    importers: &Declared<'_>,
 ) -> Result<Vec<Expectation>, CliError> {
     let mut out = Vec::new();
     let mut push = |at: usize, what: What, expected: String| {

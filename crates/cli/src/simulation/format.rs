@@ -3,6 +3,7 @@
 //! exist, events with exactly one action, expectations in the documented vocabulary. Every
 //! error names the file, line and column.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,7 @@ use toml::Spanned;
 
 use crate::error::CliError;
 use crate::offers::{INTERCONNECTS, RawOffer, Side, check_shape, closest};
-use crate::scenario_file::{RawMachine, ScenarioFile};
-use crate::source::MachineSource;
+use crate::scenario_file::{NamedMachine, RawMachine, ScenarioFile};
 
 /// Where the format is documented, for error notes.
 pub const DOC: &str = "the simulation format is described in docs/simulation-format.md";
@@ -286,7 +286,7 @@ pub struct Simulation {
     /// Its description.
     pub description: Option<String>,
     /// The machine it names; `None`: the live machine.
-    pub machine: Option<MachineSource>,
+    pub machine: Option<NamedMachine>,
     pub(crate) file: ScenarioFile,
     pub(crate) raw: RawSimulation,
 }
@@ -312,30 +312,58 @@ pub fn one_of(
     ))
 }
 
+/// The names a file declares for one kind of thing (placements, importers), in order, with an
+/// index: a name is found in O(1) however many there are.
+#[derive(Clone, Debug, Default)]
+pub struct Declared<'a> {
+    names: Vec<&'a str>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Declared<'a> {
+    /// The names, in order (a name given twice keeps its first position).
+    pub fn new(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut index = HashMap::with_capacity(names.len());
+        for (k, n) in names.iter().enumerate() {
+            index.entry(*n).or_insert(k);
+        }
+        Self { names, index }
+    }
+
+    /// The position of `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// A few of the names for a message: all of them, or the first ones and how many more.
+    fn listed(&self) -> String {
+        const SHOWN: usize = 8;
+        match self.names.len() {
+            0 => "none".to_owned(),
+            n if n <= SHOWN => self.names.join(", "),
+            n => format!("{}, ... ({n} in all)", self.names[..SHOWN].join(", ")),
+        }
+    }
+}
+
 /// The position of the name `value` among `names`, or a positioned error listing them.
 pub fn named(
     file: &ScenarioFile,
     value: &Spanned<String>,
     what: &str,
-    names: &[&str],
+    names: &Declared<'_>,
 ) -> Result<usize, CliError> {
-    names
-        .iter()
-        .position(|n| *n == value.get_ref())
-        .ok_or_else(|| {
-            file.err(
-                value.span(),
-                format!(
-                    "no {what} `{}`; the file declares {}",
-                    value.get_ref(),
-                    if names.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            )
-        })
+    names.position(value.get_ref()).ok_or_else(|| {
+        file.err(
+            value.span(),
+            format!(
+                "no {what} `{}`; the file declares {}",
+                value.get_ref(),
+                names.listed()
+            ),
+        )
+    })
 }
 
 /// Which keys a placement of each kind takes.
@@ -471,8 +499,8 @@ fn check_event(
     file: &ScenarioFile,
     e: &RawEvent,
     span: Range<usize>,
-    placements: &[&str],
-    importers: &[&str],
+    placements: &Declared<'_>,
+    importers: &Declared<'_>,
 ) -> Result<(), CliError> {
     let actions = e.actions();
     let action = match actions.as_slice() {
@@ -558,20 +586,22 @@ fn names<'r, T>(
     list: &'r [Spanned<T>],
     name: impl Fn(&'r T) -> &'r Spanned<String>,
     what: &str,
-) -> Result<Vec<&'r str>, CliError> {
-    let mut out: Vec<&str> = Vec::new();
+) -> Result<Declared<'r>, CliError> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(list.len());
     for item in list {
         let n = name(item.get_ref());
         let text = n.get_ref().as_str();
         if text.trim().is_empty() {
-            return Err(file.err(n.span(), format!("a {what} needs a non-empty name")));
+            return Err(file.err(n.span(), format!("every {what} needs a non-empty name")));
         }
-        if out.contains(&text) {
+        if !seen.insert(text) {
             return Err(file.err(n.span(), format!("two {what}s are called `{text}`")));
         }
-        out.push(text);
     }
-    Ok(out)
+    Ok(Declared::new(
+        list.iter()
+            .map(|item| name(item.get_ref()).get_ref().as_str()),
+    ))
 }
 
 impl Simulation {

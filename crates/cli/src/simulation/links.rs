@@ -109,6 +109,7 @@ mod tests {
                 b: LinkEnd::Function(y),
                 bandwidth: Some(dmabuf_negotiate::Bandwidth(20_000)),
                 latency: None,
+                nccl_bandwidth: None,
                 count: 2,
                 up: true,
             });

@@ -105,8 +105,13 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     /// Writes `text` to a file whose name ends in `name`.
     pub fn new(name: &str, text: &str) -> Self {
+        Self::bytes(name, text.as_bytes())
+    }
+
+    /// Writes `bytes` to a file whose name ends in `name`.
+    pub fn bytes(name: &str, bytes: &[u8]) -> Self {
         let p = std::env::temp_dir().join(format!("dmabuf-ic-test-{}-{name}", std::process::id()));
-        std::fs::write(&p, text).unwrap();
+        std::fs::write(&p, bytes).unwrap();
         Self(p)
     }
 

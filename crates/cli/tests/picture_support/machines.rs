@@ -41,6 +41,7 @@ fn function(
 pub fn small() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Amd,
         family: Some(0x19),
         model: Some(1),
@@ -174,6 +175,7 @@ pub fn small() -> Machine {
         b: LinkEnd::Function(gpu1),
         bandwidth: Some(Bandwidth(25_000)),
         latency: None,
+        nccl_bandwidth: None,
         count: 12,
         up: true,
     });
@@ -189,6 +191,7 @@ pub fn small() -> Machine {
 pub fn dgx2_like() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Intel,
         family: Some(6),
         model: Some(85),
@@ -348,6 +351,7 @@ pub fn dgx2_like() -> Machine {
                 b: LinkEnd::Function(s),
                 bandwidth: Some(Bandwidth(25_000)),
                 latency: None,
+                nccl_bandwidth: None,
                 count: 1,
                 up: true,
             });
@@ -360,6 +364,7 @@ pub fn dgx2_like() -> Machine {
             b: LinkEnd::Function(nvswitches[s + 6]),
             bandwidth: Some(Bandwidth(25_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 8,
             up: true,
         });
@@ -372,6 +377,7 @@ pub fn dgx2_like() -> Machine {
 pub fn power8_like() -> Machine {
     let mut b = MachineBuilder::new();
     b.cpu(CpuInfo {
+        arch: None,
         vendor: CpuVendor::Other("IBM".to_owned()),
         family: None,
         model: None,
@@ -412,6 +418,7 @@ pub fn power8_like() -> Machine {
             b: LinkEnd::Function(gpus[pair.1]),
             bandwidth: Some(Bandwidth(20_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 2,
             up: true,
         });
@@ -425,6 +432,7 @@ pub fn power8_like() -> Machine {
             },
             bandwidth: Some(Bandwidth(20_000)),
             latency: None,
+            nccl_bandwidth: None,
             count: 2,
             up: true,
         });

@@ -18,6 +18,11 @@
 //!   truncated as [`LinkStatus::bandwidth_mb_s`](crate::LinkStatus::bandwidth_mb_s) truncates
 //!   (15.753846 → 15 753); [`Function::current_link`] and `max_link` stay unknown. `0.000000`
 //!   (hwloc did not know) is unknown.
+//! - **Filtered exports**: `lstopo` without `--whole-io` keeps only devices of a few classes
+//!   and the bridges above them. A file in which no function shows more (no device of
+//!   another class, no bridge with nothing below) was exported so: it gets a [`LoadWarning`], and its host bridges are marked
+//!   [`root_bus_complete`](HostBridge::root_bus_complete)` = false`, so that the device Linux's
+//!   whitelist check reads is unknown (unless one is listed at 00.0), not taken as absent.
 //! - Two PCI objects with the same address cannot both be functions of one machine: the first
 //!   is kept, and the later one is skipped with its subtree and reported as a
 //!   [`LoadWarning`] (hwloc's own test file `32em64t-2n8c2t-pci-wholeio.xml` has one).
@@ -29,8 +34,8 @@
 //!   object's `cpuset` as its [`Function::local_cpulist`]. PCI objects found outside any host
 //!   bridge are put on a host bridge of their own bus, as the sysfs loader does.
 //! - **CPU**: the first object with a `CPUVendor` or `CPUModel` info (a Package): `CPUVendor`,
-//!   `CPUFamilyNumber`, `CPUModelNumber`, `CPUModel`; what is missing is unknown (the vendor is
-//!   not guessed from the model name).
+//!   `CPUFamilyNumber`, `CPUModelNumber`, `CPUModel`, and the `Machine` object's
+//!   `Architecture`; what is missing is unknown (the vendor is not guessed from the model name).
 //! - **Private links**: the `NVLinkBandwidth` (NVIDIA) and `XGMIBandwidth` (AMD) matrices, in
 //!   `<distances2>` or `<distances2hetero>`, values in MB/s. Each pair with a non-zero value
 //!   becomes a [`PrivateLink`](crate::PrivateLink) with that bandwidth and a count of 1: hwloc
@@ -55,9 +60,10 @@ use super::cpuset::{hwloc_bitmap_single, hwloc_bitmap_to_list};
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, Upstream,
 };
 use crate::pci::{Bdf, ClassCode};
 
@@ -95,6 +101,7 @@ pub fn parse_hwloc_xml_with_warnings(
         bdfs: HashSet::new(),
         gp: HashMap::new(),
         cpu: None,
+        arch: None,
         warnings: Vec::new(),
         cpulists: HashMap::new(),
     };
@@ -126,11 +133,34 @@ pub fn parse_hwloc_xml_with_warnings(
     for (kind, prefix, raw) in &links {
         add_by_component(&mut l.b, kind, prefix, raw);
     }
-    l.b.cpu(l.cpu.take().unwrap_or_default());
+    if !l.b.functions().is_empty() && !shows_whole_io(l.b.functions()) {
+        l.warnings.push(doc.warning(
+            root.pos,
+            "every PCI object is of a class lstopo keeps by default: exported without \
+             --whole-io, so functions may be missing (a host bridge's own 00.0 device, which \
+             Linux's whitelist check reads, empty root ports, USB, SMBus, ...) and the verdicts \
+             that depend on them are unknown; export with `lstopo --whole-io --of xml`",
+        ));
+        let ids: Vec<HostBridgeId> = l.host_bridges.values().copied().collect();
+        for id in ids {
+            if let Some(hb) = l.b.host_bridge_mut(id) {
+                hb.root_bus_complete = false;
+            }
+        }
+    }
+    let mut cpu = l.cpu.take().unwrap_or_default();
+    cpu.arch = l.arch.take();
+    l.b.cpu(cpu);
     let m = l.b.build().map_err(|e| LoadError::Build {
         path: name.to_owned(),
         source: e,
     })?;
+    let m = super::require_pci(
+        m,
+        name,
+        "the file has no PCI objects (exported without I/O, or by an hwloc without PCI \
+         support): export the machine with `lstopo --whole-io --of xml FILE`",
+    )?;
     Ok((m, l.warnings))
 }
 
@@ -149,6 +179,8 @@ struct Ctx<'e> {
     up: Option<Upstream>,
     /// The nearest enclosing PCI function (for OS devices).
     function: Option<FunctionId>,
+    /// How many PCI objects enclose this one below its host bridge (all bridges).
+    pci_depth: usize,
     /// `cpuset` and `nodeset` of the nearest CPU-side object, as written (decoded only where
     /// used: most objects are caches and cores).
     cpuset: Option<&'e str>,
@@ -162,6 +194,8 @@ struct Loader<'a> {
     bdfs: HashSet<Bdf>,
     gp: HashMap<u64, Member>,
     cpu: Option<CpuInfo>,
+    /// The `Architecture` info of the `Machine` object.
+    arch: Option<CpuArch>,
     warnings: Vec<LoadWarning>,
     /// Decoded cpusets.
     cpulists: HashMap<&'a str, Option<String>>,
@@ -220,6 +254,7 @@ impl<'a> Loader<'a> {
                         self.host_bridges.insert((domain, root), id);
                         inner.up = Some(Upstream::HostBridge(id));
                         inner.function = None;
+                        inner.pci_depth = 0;
                         Member::Other
                     }
                     "1-1" => {
@@ -228,6 +263,7 @@ impl<'a> Loader<'a> {
                         };
                         inner.up = Some(Upstream::Bridge(id));
                         inner.function = Some(id);
+                        inner.pci_depth = ctx.pci_depth + 1;
                         Member::Function(id)
                     }
                     _ => {
@@ -241,6 +277,7 @@ impl<'a> Loader<'a> {
                 };
                 inner.up = Some(Upstream::Bridge(id));
                 inner.function = Some(id);
+                inner.pci_depth = ctx.pci_depth + 1;
                 Member::Function(id)
             }
             "OSDev" => {
@@ -264,6 +301,13 @@ impl<'a> Loader<'a> {
                 }
                 if self.cpu.is_none() {
                     self.cpu = cpu_info(&doc, e)?;
+                }
+                if other == "Machine" && self.arch.is_none() {
+                    self.arch = e
+                        .children_named("info")
+                        .find(|i| i.value("name") == Some("Architecture"))
+                        .and_then(|i| i.value("value"))
+                        .map(CpuArch::from_name);
                 }
                 match other {
                     "Package" => Member::Cpu(inner.nodeset.and_then(hwloc_bitmap_single)),
@@ -295,6 +339,13 @@ impl<'a> Loader<'a> {
         bridge: bool,
     ) -> Result<Option<FunctionId>, LoadError> {
         let doc = self.doc;
+        if ctx.pci_depth > MAX_BRIDGE_DEPTH {
+            return Err(doc.error(
+                e.pos,
+                format!("a PCI object at most {MAX_BRIDGE_DEPTH} bridges below its host bridge"),
+                "a deeper one",
+            ));
+        }
         let busid = doc.required(e, "pci_busid", "a PCI address DDDD:BB:DD.F")?;
         let bdf: Bdf = busid
             .value
@@ -452,6 +503,7 @@ impl<'a> Loader<'a> {
                     a,
                     b,
                     bandwidth: Some(Bandwidth(u32::try_from(bw).unwrap_or(u32::MAX))),
+                    nccl_bandwidth: None,
                     count: 1,
                 });
             }
@@ -490,6 +542,32 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Whether the functions show that the export kept every PCI object (`lstopo --whole-io`): by
+/// default hwloc keeps only devices of the "important" classes (storage, network, display,
+/// processors, accelerators, Fibre Channel, InfiniBand, CXL memory, unclassified) and bridges
+/// with something kept below them (`hwloc_filter_check_pcidev_subtype_important()`), so a
+/// device of another class, a bridge-class device, or a bridge with nothing below shows the
+/// whole I/O tree was exported. NVSwitches do not tell (hwloc marks and may keep them).
+fn shows_whole_io(functions: &[Function]) -> bool {
+    let mut parents = HashSet::new();
+    for f in functions {
+        if let Upstream::Bridge(b) = f.upstream {
+            parents.insert(b.0);
+        }
+    }
+    functions.iter().enumerate().any(|(i, f)| {
+        let Some(c) = f.class.filter(|_| !f.fabric_switch) else {
+            return false;
+        };
+        if f.is_bridge() {
+            return !parents.contains(&(i as u32));
+        }
+        let important = matches!(c.base(), 0x00 | 0x01 | 0x02 | 0x03 | 0x0b | 0x12)
+            || matches!(c.class_id(), 0x0c04 | 0x0c06 | 0x0502);
+        !important
+    })
+}
+
 /// CPU information from an object's `<info>` children, if it has `CPUVendor` or `CPUModel`.
 fn cpu_info(doc: &Doc<'_>, e: &Element<'_>) -> Result<Option<CpuInfo>, LoadError> {
     let info = |n: &str| {
@@ -512,6 +590,7 @@ fn cpu_info(doc: &Doc<'_>, e: &Element<'_>) -> Result<Option<CpuInfo>, LoadError
         }
     };
     Ok(Some(CpuInfo {
+        arch: None,
         vendor: info("CPUVendor")
             .map_or(CpuVendor::Unknown, |v| CpuVendor::from_vendor_id(&v.value)),
         family: num("CPUFamilyNumber")?,

@@ -16,8 +16,10 @@ use crate::machine::{LinkEnd, LinkKind, MachineBuilder, PrivateFabric, PrivateLi
 pub(crate) struct RawLink {
     pub a: LinkEnd,
     pub b: LinkEnd,
-    /// Bandwidth of one link, one direction.
+    /// Bandwidth of one link, one direction (the hardware's).
     pub bandwidth: Option<Bandwidth>,
+    /// NCCL's figure for one link, when the file is NCCL's.
+    pub nccl_bandwidth: Option<Bandwidth>,
     pub count: u16,
 }
 
@@ -70,6 +72,7 @@ pub(crate) fn add_by_component(
             b: l.b,
             bandwidth: l.bandwidth,
             latency: None,
+            nccl_bandwidth: l.nccl_bandwidth,
             count: l.count.max(1),
             up: true,
         });

@@ -3,19 +3,25 @@
 //! came from.
 //!
 //! - [`sysfs`]: a live root (`/`), a snapshot folder, or a `.tar`/`.tar.gz`/`.tar.bz2` archive
-//!   with one top folder holding `sys/` and `proc/` ([`load_sysfs`] picks by what the path is).
+//!   holding `sys/` and `proc/`, at its top or in one top folder ([`load_sysfs`] picks by what
+//!   the path is). A source without PCI functions is refused ([`LoadError::NoPci`]), by every
+//!   loader alike, saying how to get one with them.
 //! - [`hwloc`]: hwloc XML (`lstopo --of xml`), [`load_hwloc_xml`].
 //! - [`nccl`]: NCCL topology XML (`NCCL_TOPO_DUMP_FILE`), [`load_nccl_xml`].
 //! - [`toml`]: the project's own machine description, [`load_toml`]; [`to_toml`] writes any
 //!   machine in it.
+//! - [`snapshot`]: saves a sysfs tree (this machine's `/`) as an archive that [`load_sysfs`]
+//!   reads back into the same machine.
 //! - [`load`] takes any of them, recognising the format from the path and the contents
 //!   ([`Format::detect`]), or as told ([`load_as`]).
 //!
 //! Errors name the file (for archives: `archive:top/path`) and what was expected; for the text
 //! formats also the line and column.
 
+pub mod contents;
 pub mod hwloc;
 pub mod nccl;
+pub mod snapshot;
 pub mod source;
 pub mod sysfs;
 pub mod toml;
@@ -26,16 +32,17 @@ mod links;
 mod xml;
 
 use std::fmt;
-use std::io::Read as _;
 use std::path::Path;
 
 pub use self::toml::{load_toml, parse_toml};
+pub use contents::Contents;
 pub use hwloc::{load_hwloc_xml, parse_hwloc_xml, parse_hwloc_xml_with_warnings};
 pub use nccl::{load_nccl_xml, parse_nccl_xml, parse_nccl_xml_with_warnings};
 pub use source::{ArchiveSource, DirSource, EntryKind, Source};
 pub use sysfs::load_from_source;
 pub use toml_writer::to_toml;
 
+use crate::limits::{self, SizeLimit};
 use crate::machine::{BuildError, Machine};
 
 /// Why a source could not be loaded.
@@ -108,6 +115,36 @@ pub enum LoadError {
         /// What was wrong, with what was expected.
         message: String,
     },
+    /// An input larger than one of the [`crate::limits`].
+    #[error("{path}: larger than {}, the limit for {}", limit.size(), limit.what)]
+    TooLarge {
+        /// The file (for archives: `archive:top/path`).
+        path: String,
+        /// The limit it reached.
+        limit: SizeLimit,
+    },
+    /// The file is of another kind than the format asked for (an hwloc XML export given as a
+    /// sysfs snapshot), found by its first bytes ([`Contents`]).
+    #[error("{path}: expected {expected}, found {found}")]
+    WrongKind {
+        /// The file.
+        path: String,
+        /// What the format reads.
+        expected: String,
+        /// What the file is.
+        found: String,
+        /// The format that reads such a file, if any.
+        detected: Option<Format>,
+    },
+    /// The source holds no PCI function at all, so there is nothing to answer about: every
+    /// loader refuses such a source the same way, saying how to get one that has them.
+    #[error("{path}: no PCI functions in it; {hint}")]
+    NoPci {
+        /// The source.
+        path: String,
+        /// Why there are none, as far as the source tells, and how to get a source with them.
+        hint: String,
+    },
     /// The data was read but does not form a consistent machine.
     #[error("{path}: inconsistent machine: {source}")]
     Build {
@@ -119,10 +156,19 @@ pub enum LoadError {
     },
 }
 
-/// The most host bridges a loaded file may describe. Real machines have a few dozen; the P2P
-/// tables grow with the square of the number, so a file (hand-written or hostile) asking for
-/// more is refused rather than exhausting memory.
-pub const MAX_HOST_BRIDGES: usize = 4096;
+pub use crate::limits::MAX_HOST_BRIDGES;
+
+/// Refuses a machine without PCI functions ([`LoadError::NoPci`]), with the loader's `hint`.
+pub(crate) fn require_pci(machine: Machine, path: &str, hint: &str) -> Result<Machine, LoadError> {
+    if machine.functions().is_empty() {
+        Err(LoadError::NoPci {
+            path: path.to_owned(),
+            hint: hint.to_owned(),
+        })
+    } else {
+        Ok(machine)
+    }
+}
 
 /// Something a loader left out of the machine, or could not represent as the file says it,
 /// with where it is in the file. Loading still succeeds; the CLI shows these.
@@ -152,14 +198,29 @@ impl fmt::Display for LoadWarning {
 /// archive file (`.tar`, `.tar.gz`, `.tar.bz2`, recognised by content).
 pub fn load_sysfs(path: impl AsRef<Path>) -> Result<Machine, LoadError> {
     let path = path.as_ref();
+    if kind_of_path(path)?.is_dir() {
+        load_from_source(&DirSource::new(path))
+    } else {
+        load_from_source(&ArchiveSource::open(path)?)
+    }
+}
+
+/// What a path names (links followed): a folder or a regular file; anything else (a named pipe,
+/// `/dev/zero`) is an error, so that nothing waits on it or reads it without end.
+fn kind_of_path(path: &Path) -> Result<std::fs::FileType, LoadError> {
     let meta = std::fs::metadata(path).map_err(|e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
     })?;
-    if meta.is_dir() {
-        load_from_source(&DirSource::new(path))
+    let t = meta.file_type();
+    if t.is_dir() || t.is_file() {
+        Ok(t)
     } else {
-        load_from_source(&ArchiveSource::open(path)?)
+        Err(LoadError::Malformed {
+            path: path.display().to_string(),
+            expected: "a file or a folder".into(),
+            found: source::special_kind(&t).into(),
+        })
     }
 }
 
@@ -208,63 +269,23 @@ impl Format {
 
     /// Recognises the format of a path: a folder is a sysfs tree; a file starting with a
     /// gzip, bzip2 or tar header is a sysfs archive; an XML file is hwloc's if its root
-    /// element is `<topology>`, NCCL's if it is `<system>`; anything else is TOML.
+    /// element is `<topology>`, NCCL's if it is `<system>`; anything else is TOML (see
+    /// [`Contents`]).
     pub fn detect(path: impl AsRef<Path>) -> Result<Format, LoadError> {
-        let path = path.as_ref();
-        let io = |e| LoadError::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
-        if std::fs::metadata(path).map_err(io)?.is_dir() {
-            return Ok(Format::Sysfs);
-        }
-        let mut head = Vec::with_capacity(4096);
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(4096)
-            .read_to_end(&mut head)
-            .map_err(io)?;
-        Ok(Format::detect_bytes(&head))
+        Ok(Contents::of_path(path.as_ref())?
+            .format()
+            .unwrap_or(Format::Toml))
     }
 
     /// Recognises the format from the first bytes of a file (see [`Format::detect`]).
     pub fn detect_bytes(head: &[u8]) -> Format {
-        let is_tar = head.get(257..262) == Some(b"ustar".as_slice());
-        if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"BZh") || is_tar {
-            return Format::Sysfs;
-        }
-        match first_element(head) {
-            Some(name) if name == "topology" => Format::HwlocXml,
-            Some(name) if name == "system" => Format::NcclXml,
-            _ => Format::Toml,
-        }
+        Contents::of_bytes(head).format().unwrap_or(Format::Toml)
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The name of the first element of an XML text, skipping the declaration, comments and the
-/// document type; `None` if the text does not start like XML.
-fn first_element(head: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(head);
-    let mut t = text.trim_start_matches('\u{feff}').trim_start();
-    loop {
-        let rest = t.strip_prefix('<')?;
-        if let Some(r) = rest.strip_prefix("!--") {
-            t = r.split_once("-->")?.1.trim_start();
-        } else if rest.starts_with('?') || rest.starts_with('!') {
-            t = rest.split_once('>')?.1.trim_start();
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
-                .collect();
-            return (!name.is_empty()).then_some(name);
-        }
     }
 }
 
@@ -280,11 +301,16 @@ pub struct Loaded {
 }
 
 /// The single entry point for any source: loads `path` as `format`, or as the format
-/// [`Format::detect`] recognises when `format` is `None`, with the loader's warnings.
+/// [`Format::detect`] recognises when `format` is `None`, with the loader's warnings. A file
+/// that is plainly of another kind than `format` reads (an XML export given as a sysfs
+/// archive) is refused with what it is ([`LoadError::WrongKind`]).
 pub fn open(path: impl AsRef<Path>, format: Option<Format>) -> Result<Loaded, LoadError> {
     let path = path.as_ref();
     let format = match format {
-        Some(f) => f,
+        Some(f) => {
+            contents::check(path, f)?;
+            f
+        }
         None => Format::detect(path)?,
     };
     let (machine, warnings) = match format {
@@ -347,13 +373,22 @@ pub(crate) fn parse_hex(t: &str) -> Option<u64> {
     u64::from_str_radix(d, 16).ok()
 }
 
-/// Reads a text file whole: an I/O error names the file, and bytes that are not UTF-8 are an
-/// error at their line and column.
-pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+/// Reads a regular file whole (a link to one is followed), at most `limit`: a named pipe or a
+/// device is an error, not a wait or an endless read, and so is a larger file
+/// ([`LoadError::TooLarge`]).
+pub fn read_file(path: &Path, limit: &SizeLimit) -> Result<Vec<u8>, LoadError> {
+    let io = |e| LoadError::Io {
         path: path.display().to_string(),
         source: e,
-    })?;
+    };
+    let file = source::open_regular(path, true).map_err(io)?;
+    source::read_capped(file, limit, || path.display().to_string())?.map_err(io)
+}
+
+/// Reads a text file whole, within [`limits::MACHINE_FILE`]: an I/O error names the file, and
+/// bytes that are not UTF-8 are an error at their line and column.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = read_file(path, &limits::MACHINE_FILE)?;
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

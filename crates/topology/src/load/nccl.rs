@@ -17,11 +17,14 @@
 //!   bus number is not in the file; the loader takes the highest bus number below the `cpu`'s
 //!   lowest top-level bus that no function in the file uses (a root bus is numbered below the
 //!   buses behind it), so that no listed function appears to be the host bridge's own device:
-//!   the whitelist check then has no device, as it truly has none in the file. `affinity` (a
-//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`]; `vendor`,
-//!   `familyid` (decimal) and `modelid` of the first `cpu` become the machine's [`CpuInfo`].
+//!   the whitelist check then has no device, as it truly has none in the file, and the host
+//!   bridge is marked [`root_bus_complete`](HostBridge::root_bus_complete)` = false`: the
+//!   device Linux would check is unknown, not absent. `arch`, `vendor`, `familyid` and
+//!   `modelid` of the first `cpu` become the machine's [`CpuInfo`]. `affinity` (a
+//!   kernel CPU mask) becomes every function's [`Function::local_cpulist`].
 //! - **`pci`**: a [`Function`] at `busid` under the enclosing `pci` (or the `cpu`'s host
-//!   bridge), with `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
+//!   bridge); one holding `pci` elements is a bridge (header type 1) even without a class. With
+//!   `class`, `vendor`, `device`, `subsystem_vendor`, `subsystem_device`, and
 //!   `link_speed`/`link_width` as its current link. NCCL writes for a GPU the current generation
 //!   (from NVML) and for other devices the lower of the device's and its port's maximum, i.e.
 //!   what the link trains to; an empty speed or a width of 0 is unknown.
@@ -29,9 +32,12 @@
 //!   (hwloc's name for the same GPU).
 //! - **`nic`/`net`**: each `net` `name` (`mlx5_0`, `mlx5_bond_0`) is an OS device of the `pci`.
 //!   A `nic` directly under a `cpu` (no PCI function) is not modelled.
-//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks of the bandwidth NCCL uses
-//!   for the GPU's `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6, SM100 40.1 GB/s per
-//!   link and direction; below SM60 NCCL's default, SM80's). Targets are classified as NCCL
+//! - **`nvlink target count tclass`**: a bundle of `count` NVLinks whose bandwidth is the
+//!   hardware's for the GPU's `sm` (one link, one direction: SM60 20, SM70 and SM75 25, SM80
+//!   25, SM86 14.06, SM90 25, SM100 50 GB/s; [`crate::nvlink`]), unknown for another `sm`; the
+//!   figure NCCL plans with for that `sm` (SM60 18, SM70 and SM80 20, SM86 12, SM90 20.6,
+//!   SM100 40.1 GB/s; below SM60 NCCL's default, SM80's) is kept beside it as
+//!   [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth), labelled as NCCL's. Targets are classified as NCCL
 //!   does: class `0x03....` a GPU (the two directions listed by both GPUs are one bundle),
 //!   `0x068001` the GPU's own CPU socket ([`LinkEnd::Cpu`]), anything else an NVSwitch.
 //!   **NVSwitches are PCI functions** that usually appear nowhere else in the file: each target
@@ -39,8 +45,10 @@
 //!   [`listed`](Function::listed), on a host bridge of its own bus (as the sysfs loader places
 //!   functions whose parent it does not know), and every NVSwitch gets
 //!   [`Function::fabric_switch`], so GPU-to-GPU routes go through the switches (parallel
-//!   switches add up). The target NCCL writes for an NVSwitch a VM hides, `fffffff:ffff:ff`, is
-//!   one placeholder NVSwitch at `ffffffff:ff:1f.7`.
+//!   switches add up). The targets NCCL writes for an NVSwitch a VM hides (`fffffff:ffff:ff`,
+//!   and `fffffff:ff:ff.0` from NCCL 2.27) are one placeholder NVSwitch at `ffffffff:ff:1f.7`.
+//!   An NVLink whose target is the GPU itself (Azure's NC A100 v4, whose NVLink bridge peer the
+//!   VM does not see) is left out with a [`LoadWarning`].
 //! - **`c2c bw count`** (Grace): `count` links of `bw` MB/s between the GPU and its CPU socket,
 //!   on fabrics of kind `NVLink-C2C`.
 //! - NVLink bundles are grouped into fabrics by connected component (`nvlink0`, ...).
@@ -59,22 +67,27 @@ use super::cpuset::kernel_mask_to_list;
 use super::links::{RawLink, add_by_component};
 use super::xml::{Attr, Doc, Element, parse};
 use super::{LoadError, LoadWarning, MAX_HOST_BRIDGES, parse_hex, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, Upstream,
 };
 use crate::pci::{Bdf, ClassCode, LinkSpeed, LinkStatus};
 
 /// Where NCCL's placeholder for an NVSwitch hidden from a VM is put.
 pub const HIDDEN_NVSWITCH: Bdf = Bdf::new(0xffff_ffff, 0xff, 0x1f, 7);
 
-/// NCCL's placeholder target for an NVLink peer it cannot see.
-const HIDDEN_TARGET: &str = "fffffff:ffff:ff";
+/// NCCL's placeholder targets for an NVLink peer it cannot see (an NVSwitch a VM hides):
+/// `fffffff:ffff:ff` in older dumps, `fffffff:ff:ff.0` in NCCL 2.27's. NCCL never reads an
+/// NVSwitch target's address: it links the GPU to its one NVSwitch node.
+const HIDDEN_TARGETS: [&str; 2] = ["fffffff:ffff:ff", "fffffff:ff:ff.0"];
 
 /// NCCL's class for an NVSwitch.
 const NVSWITCH_CLASS: u32 = 0x068000;
 
-/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s.
+/// NVLink bandwidth per link and direction NCCL uses for a compute capability, in MB/s: NCCL's
+/// planning figure, kept as [`PrivateLink::nccl_bandwidth`](crate::PrivateLink::nccl_bandwidth);
+/// the link's bandwidth is the hardware's ([`crate::nvlink`]).
 pub const fn nvlink_bandwidth(sm: u32) -> Bandwidth {
     Bandwidth(if sm >= 100 {
         40_100
@@ -172,12 +185,20 @@ pub fn parse_nccl_xml_with_warnings(
         let ci = cpus.len();
         cpus.push(Cpu { numa });
         // Depth-first, parents first.
-        let mut stack: Vec<(&Element, Result<usize, usize>)> = c
+        // Each with the number of <pci> objects above it, which are bridges.
+        let mut stack: Vec<(&Element, Result<usize, usize>, usize)> = c
             .children_named("pci")
             .rev()
-            .map(|p| (p, Err(ci)))
+            .map(|p| (p, Err(ci), 0))
             .collect();
-        while let Some((e, parent)) = stack.pop() {
+        while let Some((e, parent, depth)) = stack.pop() {
+            if depth > MAX_BRIDGE_DEPTH {
+                return Err(doc.error(
+                    e.pos,
+                    format!("a <pci> at most {MAX_BRIDGE_DEPTH} bridges below its <cpu>"),
+                    "a deeper one",
+                ));
+            }
             let f = read_pci(&doc, e, &mut seen, cpus_list.clone())?;
             let me = raws.len();
             for l in e.children_named("pcilink") {
@@ -188,7 +209,7 @@ pub fn parse_nccl_xml_with_warnings(
             }
             raws.push(RawFn { f, parent, elem: e });
             for child in e.children_named("pci").rev() {
-                stack.push((child, Ok(me)));
+                stack.push((child, Ok(me), depth + 1));
             }
         }
     }
@@ -197,7 +218,9 @@ pub fn parse_nccl_xml_with_warnings(
         from: usize,
         target: Target,
         count: u16,
+        /// The hardware's figure for the GPU's generation, and NCCL's.
         bandwidth: Option<Bandwidth>,
+        nccl_bandwidth: Option<Bandwidth>,
         at: &'e Attr<'e>,
     }
     enum Target {
@@ -241,7 +264,7 @@ pub fn parse_nccl_xml_with_warnings(
                 };
                 let target = if class == Some(0x068001) {
                     Target::Cpu
-                } else if t.value.trim() == HIDDEN_TARGET {
+                } else if HIDDEN_TARGETS.contains(&t.value.trim()) {
                     Target::Function(HIDDEN_NVSWITCH, NVSWITCH_CLASS)
                 } else {
                     let bdf: Bdf = t
@@ -255,7 +278,10 @@ pub fn parse_nccl_xml_with_warnings(
                     from: i,
                     target,
                     count,
-                    bandwidth: sm.map(nvlink_bandwidth),
+                    bandwidth: sm
+                        .and_then(crate::nvlink::of_compute_capability)
+                        .map(|g| g.per_link),
+                    nccl_bandwidth: sm.map(nvlink_bandwidth),
                     at: t,
                 });
             }
@@ -321,6 +347,8 @@ pub fn parse_nccl_xml_with_warnings(
         taken.insert((key.1, bus));
         let mut hb = HostBridge::new(key.1, bus);
         hb.numa_node = cpus.get(key.0).and_then(|c| c.numa);
+        // NCCL lists no root-bus function: the device the whitelist check reads is unknown.
+        hb.root_bus_complete = false;
         cpu_hb.insert(key, b.host_bridge(hb));
     }
     let mut ids: Vec<FunctionId> = Vec::with_capacity(raws.len());
@@ -349,9 +377,11 @@ pub fn parse_nccl_xml_with_warnings(
     let mut own_hb: HashMap<(u32, u8), HostBridgeId> = HashMap::new();
     for (bdf, class) in extra {
         let key = (bdf.domain, bdf.bus);
-        let h = *own_hb
-            .entry(key)
-            .or_insert_with(|| b.host_bridge(HostBridge::new(bdf.domain, bdf.bus)));
+        let h = *own_hb.entry(key).or_insert_with(|| {
+            let mut hb = HostBridge::new(bdf.domain, bdf.bus);
+            hb.root_bus_complete = false;
+            b.host_bridge(hb)
+        });
         let mut f = Function::new(bdf, Upstream::HostBridge(h));
         f.listed = false;
         f.class = Some(ClassCode(class));
@@ -391,7 +421,17 @@ pub fn parse_nccl_xml_with_warnings(
                     continue;
                 };
                 if id == from {
-                    return Err(doc.bad_value(p.at, "another device than the GPU itself"));
+                    // Azure's NC A100 v4 lists each GPU's NVLink bridge to a peer the VM does
+                    // not see as a link to the GPU itself; NCCL links the GPU to itself and no
+                    // route uses it.
+                    warnings.push(doc.warning(
+                        p.at.pos,
+                        format!(
+                            "an NVLink from {} to itself (its peer is not in the file): not modelled",
+                            bdf
+                        ),
+                    ));
+                    continue;
                 }
                 if class >> 16 != 0x03 {
                     if let Some(f) = b.function_mut(id) {
@@ -415,6 +455,7 @@ pub fn parse_nccl_xml_with_warnings(
             a: LinkEnd::Function(from),
             b: to,
             bandwidth: p.bandwidth,
+            nccl_bandwidth: p.nccl_bandwidth,
             count: p.count,
         });
     }
@@ -428,6 +469,7 @@ pub fn parse_nccl_xml_with_warnings(
                     numa_node: cpu_of(i),
                 },
                 bandwidth: bw,
+                nccl_bandwidth: None,
                 count,
             })
         })
@@ -444,6 +486,11 @@ pub fn parse_nccl_xml_with_warnings(
         path: name.to_owned(),
         source: e,
     })?;
+    let m = super::require_pci(
+        m,
+        name,
+        "the file lists no <pci> element (NCCL writes one for each GPU, NIC and switch)",
+    )?;
     Ok((m, warnings))
 }
 
@@ -478,6 +525,7 @@ fn read_cpu(doc: &Doc<'_>, c: &Element) -> Result<CpuInfo, LoadError> {
         }
     };
     Ok(CpuInfo {
+        arch: c.value("arch").map(CpuArch::from_name),
         vendor: c
             .value("vendor")
             .map_or(CpuVendor::Unknown, CpuVendor::from_vendor_id),
@@ -542,6 +590,11 @@ fn read_pci(
         None => None,
     };
     f.current_link = LinkStatus { speed, width };
+    // A `pci` holding `pci` elements is a switch (NCCL keeps one node per switch), whether or
+    // not the file gives its class (AWS's p5 files do not): it has a secondary bus.
+    if e.children_named("pci").next().is_some() {
+        f.header_type = Some(1);
+    }
     f.local_cpulist = cpus;
     for nic in e.children_named("nic") {
         for net in nic.children_named("net") {
@@ -633,7 +686,12 @@ mod tests {
         let nv: Vec<_> = m.links().iter().filter(|l| l.fabric.0 == 0).collect();
         assert_eq!(nv.len(), 3);
         assert_eq!(nv[0].count, 4);
-        assert_eq!(nv[0].bandwidth, Some(Bandwidth(20_600)));
+        assert_eq!(nv[0].bandwidth, Some(Bandwidth(25_000)), "NVLink 4");
+        assert_eq!(
+            nv[0].nccl_bandwidth,
+            Some(Bandwidth(20_600)),
+            "NCCL's SM90 figure"
+        );
         assert_eq!(m.fabrics().len(), 2);
         assert_eq!(m.fabrics()[1].kind, LinkKind::Other("NVLink-C2C".into()));
         let c2c = m.links().iter().find(|l| l.fabric.0 == 1).unwrap();

@@ -2,13 +2,22 @@
 //! archive read into memory ([`ArchiveSource`]). The sysfs loader only sees the [`Source`] trait,
 //! so it reads all three the same way, symlinks included.
 //!
-//! Paths are relative to the root (`sys/bus/pci/devices`), `/`-separated, without `.` or `..`.
+//! Paths are relative to the root (`sys/bus/pci/devices`), `/`-separated. Both sources keep
+//! every read inside the tree: symlinks are resolved by [`Source::resolve`] as if the tree's
+//! root were `/` (an absolute target starts again at the root, `..` above the root is an
+//! error), never by the operating system, so a link to `/etc/passwd` or to `/` names a path of
+//! the tree, not of the host. Only regular files are read (a FIFO or `/dev/zero` in a folder
+//! is an error, not a hang), and each read is capped ([`crate::limits`]).
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use super::LoadError;
+use crate::limits::{self, SizeLimit};
 
 /// What a path is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,14 +28,18 @@ pub enum EntryKind {
     Dir,
     /// A symbolic link (not followed).
     Symlink,
+    /// Anything else: a named pipe, a device, a socket. Never read.
+    Special,
 }
 
 /// A tree holding `sys/` and `proc/`.
 pub trait Source {
     /// What `path` is, without following a final symlink; `None` if it does not exist.
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, LoadError>;
-    /// The contents of a regular file; `None` if it does not exist.
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError>;
+    /// The contents of a regular file, at most `limit` bytes (more is
+    /// [`LoadError::TooLarge`]; anything but a regular file is an error); `None` if it does not
+    /// exist.
+    fn read(&self, path: &str, limit: &SizeLimit) -> Result<Option<Vec<u8>>, LoadError>;
     /// The target of a symlink, as stored; `None` if `path` is not a symlink.
     fn read_link(&self, path: &str) -> Result<Option<String>, LoadError>;
     /// The names in a directory, sorted; `None` if it does not exist.
@@ -34,74 +47,174 @@ pub trait Source {
     /// How to name `path` in an error message.
     fn display(&self, path: &str) -> String;
 
-    /// Resolves every symlink in `path` (which must not need the final component followed if
-    /// `follow_last` is false), giving a canonical path. A chain of more than 40 links is an
-    /// error (a cycle), as is a link that leaves the root.
+    /// Resolves every symlink in `path` (but not the final component if `follow_last` is
+    /// false) inside the tree, giving a path without links. A chain of more than 40 links is
+    /// an error (a cycle), as are a link that leaves the root and a path longer than
+    /// [`limits::MAX_PATH_BYTES`].
     fn resolve(&self, path: &str, follow_last: bool) -> Result<String, LoadError> {
-        let mut todo: Vec<String> = path
-            .split('/')
+        resolve_with(self, path, follow_last, &mut |here: &str| {
+            Ok(match self.kind(here)? {
+                Some(EntryKind::Symlink) => Some(self.read_link(here)?.unwrap_or_default()),
+                _ => None,
+            })
+        })
+    }
+}
+
+/// The resolution of [`Source::resolve`], asking `link_target` whether a path (whose parents
+/// are all real folders) is a symlink, and to what.
+fn resolve_with<S: Source + ?Sized>(
+    src: &S,
+    path: &str,
+    follow_last: bool,
+    link_target: &mut dyn FnMut(&str) -> Result<Option<String>, LoadError>,
+) -> Result<String, LoadError> {
+    let components = |p: &str| -> Vec<String> {
+        p.split('/')
             .filter(|c| !c.is_empty())
             .rev()
             .map(str::to_owned)
-            .collect();
-        let mut done: Vec<String> = Vec::new();
-        let mut links = 0u32;
-        while let Some(comp) = todo.pop() {
-            match comp.as_str() {
-                "." => continue,
-                ".." => {
-                    if done.pop().is_none() {
-                        return Err(LoadError::Malformed {
-                            path: self.display(path),
-                            expected: "a link that stays inside the tree".into(),
-                            found: "a link above the root".into(),
-                        });
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            done.push(comp);
-            let is_last = todo.is_empty();
-            if is_last && !follow_last {
-                break;
-            }
-            let here = done.join("/");
-            if self.kind(&here)? == Some(EntryKind::Symlink) {
-                links += 1;
-                if links > 40 {
-                    return Err(LoadError::SymlinkLoop {
-                        path: self.display(path),
+            .collect()
+    };
+    let mut todo = components(path);
+    // `done` is the resolved path so far; `ends` the length of it before each component.
+    let mut done = String::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let mut links = 0u32;
+    while let Some(comp) = todo.pop() {
+        match comp.as_str() {
+            "." => continue,
+            ".." => {
+                let Some(end) = ends.pop() else {
+                    return Err(LoadError::Malformed {
+                        path: src.display(path),
+                        expected: "a link that stays inside the tree".into(),
+                        found: "a link above the root".into(),
                     });
-                }
-                let target = self.read_link(&here)?.unwrap_or_default();
-                done.pop();
-                if target.starts_with('/') {
-                    done.clear();
-                }
-                todo.extend(
-                    target
-                        .split('/')
-                        .filter(|c| !c.is_empty())
-                        .rev()
-                        .map(str::to_owned),
-                );
+                };
+                done.truncate(end);
+                continue;
             }
+            _ => {}
         }
-        Ok(done.join("/"))
+        ends.push(done.len());
+        if !done.is_empty() {
+            done.push('/');
+        }
+        done.push_str(&comp);
+        if done.len() > limits::MAX_PATH_BYTES {
+            return Err(LoadError::Malformed {
+                path: src.display(path),
+                expected: format!(
+                    "a path of at most {} bytes once links are resolved (PATH_MAX)",
+                    limits::MAX_PATH_BYTES
+                ),
+                found: "a longer one".into(),
+            });
+        }
+        if todo.is_empty() && !follow_last {
+            break;
+        }
+        if let Some(target) = link_target(&done)? {
+            links += 1;
+            if links > 40 {
+                return Err(LoadError::SymlinkLoop {
+                    path: src.display(path),
+                });
+            }
+            let end = ends.pop().unwrap_or(0);
+            done.truncate(end);
+            if target.starts_with('/') {
+                done.clear();
+                ends.clear();
+            }
+            todo.extend(components(&target));
+        }
     }
+    Ok(done)
+}
+
+/// Reads at most `limit` bytes of `reader`; more is [`LoadError::TooLarge`] for `path`.
+pub(crate) fn read_capped(
+    reader: impl Read,
+    limit: &SizeLimit,
+    path: impl FnOnce() -> String,
+) -> Result<Result<Vec<u8>, std::io::Error>, LoadError> {
+    let mut data = Vec::new();
+    if let Err(e) = reader
+        .take(limit.bytes.saturating_add(1))
+        .read_to_end(&mut data)
+    {
+        return Ok(Err(e));
+    }
+    if data.len() as u64 > limit.bytes {
+        return Err(LoadError::TooLarge {
+            path: path(),
+            limit: *limit,
+        });
+    }
+    Ok(Ok(data))
+}
+
+/// What a file that is not a regular file is, in words.
+pub(crate) fn special_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a regular file for reading, without blocking on a named pipe, and without following a
+/// final symlink unless `follow_link`; anything but a regular file is an error naming what it
+/// is.
+pub(crate) fn open_regular(
+    path: &Path,
+    follow_link: bool,
+) -> Result<std::fs::File, std::io::Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let nofollow = if follow_link { 0 } else { libc::O_NOFOLLOW };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow | libc::O_NONBLOCK)
+        .open(path)?;
+    let t = file.metadata()?.file_type();
+    if !t.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("expected a regular file, found {}", special_kind(&t)),
+        ));
+    }
+    Ok(file)
 }
 
 /// A directory on disk: the live root `/` or an extracted snapshot.
 #[derive(Clone, Debug)]
 pub struct DirSource {
     root: PathBuf,
+    /// Paths already seen to be real folders (not links), so that each folder of a path is
+    /// looked at once however many attributes are read below it.
+    real_dirs: RefCell<HashSet<String>>,
 }
 
 impl DirSource {
     /// A tree rooted at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            real_dirs: RefCell::default(),
+        }
     }
 
     fn full(&self, path: &str) -> PathBuf {
@@ -118,6 +231,33 @@ impl DirSource {
             source: e,
         }
     }
+
+    /// Whether `path` is a plain name in a folder already seen to be real (reached without a
+    /// link), so that only its last component can be a link.
+    fn below_real_dir(&self, path: &str) -> bool {
+        path.rsplit_once('/').is_some_and(|(parent, name)| {
+            !matches!(name, "" | "." | "..") && self.real_dirs.borrow().contains(parent)
+        })
+    }
+
+    /// What a path whose parents are real folders is, without following it.
+    fn lstat(&self, path: &str) -> Result<Option<EntryKind>, LoadError> {
+        if self.real_dirs.borrow().contains(path) {
+            return Ok(Some(EntryKind::Dir));
+        }
+        let kind = match std::fs::symlink_metadata(self.full(path)) {
+            Ok(m) if m.file_type().is_symlink() => EntryKind::Symlink,
+            Ok(m) if m.is_dir() => {
+                self.real_dirs.borrow_mut().insert(path.to_owned());
+                EntryKind::Dir
+            }
+            Ok(m) if m.is_file() => EntryKind::File,
+            Ok(_) => EntryKind::Special,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.io(path, e)),
+        };
+        Ok(Some(kind))
+    }
 }
 
 fn not_found(e: &std::io::Error) -> bool {
@@ -127,36 +267,50 @@ fn not_found(e: &std::io::Error) -> bool {
     )
 }
 
+/// Live sysfs: some attributes exist but cannot be read (EIO, EACCES, EINVAL, ENODEV, EPERM).
+fn unreadable(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EIO | libc::EACCES | libc::EINVAL | libc::ENODEV | libc::EPERM)
+    )
+}
+
 impl Source for DirSource {
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, LoadError> {
-        match std::fs::symlink_metadata(self.full(path)) {
-            Ok(m) if m.file_type().is_symlink() => Ok(Some(EntryKind::Symlink)),
-            Ok(m) if m.is_dir() => Ok(Some(EntryKind::Dir)),
-            Ok(_) => Ok(Some(EntryKind::File)),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(self.io(path, e)),
-        }
+        let real = self.resolve(path, false)?;
+        self.lstat(&real)
     }
 
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError> {
-        match std::fs::read(self.full(path)) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if not_found(&e) => Ok(None),
-            // Live sysfs: some attributes exist but cannot be read (EIO, EINVAL, EACCES).
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(5) | Some(13) | Some(22) | Some(19) | Some(1)
-                ) =>
-            {
-                Ok(None)
-            }
+    fn read(&self, path: &str, limit: &SizeLimit) -> Result<Option<Vec<u8>>, LoadError> {
+        // An attribute of a folder already seen to be real is opened as it is, without
+        // following a link; only if it is one is it resolved.
+        let mut opened = if self.below_real_dir(path) {
+            open_regular(&self.full(path), false)
+        } else {
+            Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+        };
+        if opened
+            .as_ref()
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ELOOP))
+        {
+            let real = self.resolve(path, true)?;
+            opened = open_regular(&self.full(&real), false);
+        }
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if not_found(&e) || unreadable(&e) => return Ok(None),
+            Err(e) => return Err(self.io(path, e)),
+        };
+        match read_capped(file, limit, || self.display(path))? {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if unreadable(&e) => Ok(None),
             Err(e) => Err(self.io(path, e)),
         }
     }
 
     fn read_link(&self, path: &str) -> Result<Option<String>, LoadError> {
-        match std::fs::read_link(self.full(path)) {
+        let real = self.resolve(path, false)?;
+        match std::fs::read_link(self.full(&real)) {
             Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
             Err(e) if not_found(&e) || e.kind() == std::io::ErrorKind::InvalidInput => Ok(None),
             Err(e) => Err(self.io(path, e)),
@@ -164,7 +318,8 @@ impl Source for DirSource {
     }
 
     fn list(&self, path: &str) -> Result<Option<Vec<String>>, LoadError> {
-        let rd = match std::fs::read_dir(self.full(path)) {
+        let real = self.resolve(path, true)?;
+        let rd = match std::fs::read_dir(self.full(&real)) {
             Ok(rd) => rd,
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(self.io(path, e)),
@@ -181,17 +336,69 @@ impl Source for DirSource {
     fn display(&self, path: &str) -> String {
         self.full(path).display().to_string()
     }
+
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<String, LoadError> {
+        if self.below_real_dir(path)
+            && (!follow_last || self.lstat(path)? != Some(EntryKind::Symlink))
+        {
+            return Ok(path.to_owned());
+        }
+        resolve_with(self, path, follow_last, &mut |here: &str| {
+            if self.lstat(here)? != Some(EntryKind::Symlink) {
+                return Ok(None);
+            }
+            match std::fs::read_link(self.full(here)) {
+                Ok(t) => Ok(Some(t.to_string_lossy().into_owned())),
+                Err(e) if not_found(&e) => Ok(None),
+                Err(e) => Err(self.io(here, e)),
+            }
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
 enum Node {
-    File(Vec<u8>),
+    /// A file's contents, shared with its hard links.
+    File(Arc<[u8]>),
     Dir(Vec<String>),
     Symlink(String),
 }
 
-/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) with one top folder that
-/// holds `sys/` and `proc/`, read into memory with its symlinks.
+/// Counts what a reader gives, and refuses to give more than [`limits::ARCHIVE`]: the tar
+/// reader above it sees an error, and `hit` says why.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    hit: Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // One more byte would be over the limit: see whether there is one.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.hit.set(true);
+            return Err(std::io::Error::other("the archive is over its size limit"));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A `.tar`, `.tar.gz` or `.tar.bz2` archive (detected by content) holding `sys/` and `proc/`,
+/// either at its top (as ghw's snapshots do) or in one top folder (as `hwloc-gather-topology`
+/// and `dmabuf-ic snapshot` write them), read into memory with its symlinks.
+///
+/// The archive is decompressed as it is read, one member at a time, within
+/// [`limits::ARCHIVE`] in all and [`limits::ARCHIVE_MEMBER`] per member; reaching either is an
+/// error that names it.
 #[derive(Clone, Debug)]
 pub struct ArchiveSource {
     name: String,
@@ -202,40 +409,72 @@ pub struct ArchiveSource {
 impl ArchiveSource {
     /// Reads an archive file.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        let io = |e| LoadError::Io {
             path: path.display().to_string(),
             source: e,
-        })?;
-        Self::from_bytes(&path.display().to_string(), &bytes)
+        };
+        let file = open_regular(path, true).map_err(io)?;
+        Self::from_reader(&path.display().to_string(), BufReader::new(file))
     }
 
     /// Reads an archive from memory; `name` names it in errors.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, LoadError> {
+        Self::from_reader(name, bytes)
+    }
+
+    /// Reads an archive from a stream; `name` names it in errors.
+    pub fn from_reader(name: &str, mut reader: impl BufRead) -> Result<Self, LoadError> {
         let err = |message: String| LoadError::Archive {
             path: name.to_owned(),
             message,
         };
-        let mut raw = Vec::new();
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            flate2::read::MultiGzDecoder::new(bytes)
-                .read_to_end(&mut raw)
-                .map_err(|e| err(format!("expected gzip data: {e}")))?;
-        } else if bytes.starts_with(b"BZh") {
-            bzip2::read::MultiBzDecoder::new(bytes)
-                .read_to_end(&mut raw)
-                .map_err(|e| err(format!("expected bzip2 data: {e}")))?;
+        let head = reader
+            .fill_buf()
+            .map_err(|e| err(format!("expected a readable archive: {e}")))?;
+        let (gzip, bzip2) = (head.starts_with(&[0x1f, 0x8b]), head.starts_with(b"BZh"));
+        let (compression, decoder): (&str, Box<dyn Read + '_>) = if gzip {
+            (
+                "gzip",
+                Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+            )
+        } else if bzip2 {
+            (
+                "bzip2",
+                Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
+            )
         } else {
-            raw = bytes.to_vec();
-        }
-        let mut archive = tar::Archive::new(raw.as_slice());
-        let entries = archive
-            .entries()
-            .map_err(|e| err(format!("expected a tar archive: {e}")))?;
-        let mut files: Vec<(String, Node)> = Vec::new();
+            ("tar", Box::new(reader))
+        };
+        let hit = Rc::new(std::cell::Cell::new(false));
+        let capped = Capped {
+            inner: decoder,
+            left: limits::ARCHIVE.bytes,
+            hit: Rc::clone(&hit),
+        };
+        // An error while reading is the size limit if the limit was hit, else bad data.
+        let failed = |what: &str, e: std::io::Error| {
+            if hit.get() {
+                LoadError::TooLarge {
+                    path: name.to_owned(),
+                    limit: limits::ARCHIVE,
+                }
+            } else if compression == "tar" {
+                err(format!("expected {what}: {e}"))
+            } else {
+                err(format!("expected {what} in {compression} data: {e}"))
+            }
+        };
+        let mut archive = tar::Archive::new(capped);
+        let entries = archive.entries().map_err(|e| failed("a tar archive", e))?;
+        let mut nodes: HashMap<String, Node> = HashMap::new();
         let mut hardlinks: Vec<(String, String)> = Vec::new();
-        let mut top: Option<String> = None;
+        // The first component of every entry, in order of appearance.
+        let mut tops: Vec<String> = Vec::new();
+        let mut tops_seen: HashSet<String> = HashSet::new();
+        // Every entry by its path in the archive, before the top folder is known.
+        let mut files: Vec<(String, Node)> = Vec::new();
         for entry in entries {
-            let mut entry = entry.map_err(|e| err(format!("expected a tar entry: {e}")))?;
+            let mut entry = entry.map_err(|e| failed("a tar entry", e))?;
             let path = entry
                 .path()
                 .map_err(|e| err(format!("expected a valid entry name: {e}")))?;
@@ -243,19 +482,20 @@ impl ArchiveSource {
             if path.is_empty() {
                 continue;
             }
-            let (first, rest) = path.split_once('/').unwrap_or((path.as_str(), ""));
-            match &top {
-                None => top = Some(first.to_owned()),
-                Some(t) if t != first => {
-                    return Err(err(format!(
-                        "expected one top folder holding sys/ and proc/, found `{t}` and `{first}`"
-                    )));
-                }
-                Some(_) => {}
+            if path.len() > limits::MAX_PATH_BYTES {
+                return Err(err(format!(
+                    "expected member names of at most {} bytes (PATH_MAX), found one of {} bytes",
+                    limits::MAX_PATH_BYTES,
+                    path.len()
+                )));
             }
-            let rest = rest.to_owned();
+            let first = path.split_once('/').map_or(path.as_str(), |(f, _)| f);
+            if !tops_seen.contains(first) {
+                tops_seen.insert(first.to_owned());
+                tops.push(first.to_owned());
+            }
             let ty = entry.header().entry_type();
-            let link = || -> Result<String, LoadError> {
+            let link = |entry: &tar::Entry<'_, _>| -> Result<String, LoadError> {
                 Ok(entry
                     .link_name()
                     .map_err(|e| err(format!("expected a link target in {path}: {e}")))?
@@ -263,44 +503,84 @@ impl ArchiveSource {
                     .unwrap_or_default())
             };
             if ty.is_symlink() {
-                let t = link()?;
-                files.push((rest, Node::Symlink(t)));
+                let t = link(&entry)?;
+                files.push((path, Node::Symlink(t)));
             } else if ty.is_hard_link() {
-                let t = normalize(&link()?);
-                hardlinks.push((rest, t));
+                let t = normalize(&link(&entry)?);
+                hardlinks.push((path, t));
             } else if ty.is_dir() {
-                if !rest.is_empty() {
-                    files.push((rest, Node::Dir(Vec::new())));
-                }
+                files.push((path, Node::Dir(Vec::new())));
             } else if ty.is_file() || ty == tar::EntryType::Continuous {
-                if rest.is_empty() {
+                let member = || format!("{name}:{path}");
+                if entry.size() > limits::ARCHIVE_MEMBER.bytes {
+                    return Err(LoadError::TooLarge {
+                        path: member(),
+                        limit: limits::ARCHIVE_MEMBER,
+                    });
+                }
+                let data = read_capped(&mut entry, &limits::ARCHIVE_MEMBER, member)?
+                    .map_err(|e| failed(&format!("readable data for {path}"), e))?;
+                files.push((path, Node::File(data.into())));
+            }
+        }
+        // `sys/` and `proc/` at the top (ghw's snapshots), or one top folder holding them.
+        let top = if tops.iter().any(|t| t == "sys") {
+            String::new()
+        } else {
+            match tops.as_slice() {
+                [] => {
                     return Err(err(
-                        "expected one top folder holding sys/ and proc/, found a file at the top"
+                        "expected sys/ and proc/, or one top folder holding them, found an empty \
+                         archive"
                             .into(),
                     ));
                 }
-                let mut data = Vec::new();
-                entry
-                    .read_to_end(&mut data)
-                    .map_err(|e| err(format!("expected readable data for {path}: {e}")))?;
-                files.push((rest, Node::File(data)));
+                [t] => t.clone(),
+                [a, b, ..] => {
+                    return Err(err(format!(
+                        "expected sys/ and proc/, or one top folder holding them, found `{a}` and \
+                         `{b}` at the top"
+                    )));
+                }
+            }
+        };
+        let prefix = if top.is_empty() {
+            String::new()
+        } else {
+            format!("{top}/")
+        };
+        let strip = |p: &str| -> Option<String> {
+            if top.is_empty() {
+                Some(p.to_owned())
+            } else if p == top {
+                Some(String::new())
+            } else {
+                p.strip_prefix(&prefix).map(str::to_owned)
+            }
+        };
+        nodes.insert(String::new(), Node::Dir(Vec::new()));
+        for (p, n) in files {
+            match strip(&p) {
+                Some(rest) if rest.is_empty() && matches!(n, Node::Dir(_)) => {}
+                Some(rest) if rest.is_empty() => {
+                    return Err(err(format!(
+                        "expected one top folder holding sys/ and proc/, found the file `{p}` \
+                         at the top"
+                    )));
+                }
+                Some(rest) => {
+                    nodes.insert(rest, n);
+                }
+                None => {}
             }
         }
-        let Some(top) = top else {
-            return Err(err(
-                "expected one top folder holding sys/ and proc/, found an empty archive".into(),
-            ));
-        };
-        let mut nodes: HashMap<String, Node> = HashMap::with_capacity(files.len() * 2);
-        nodes.insert(String::new(), Node::Dir(Vec::new()));
-        let prefix = format!("{top}/");
-        for (p, n) in files {
-            nodes.insert(p, n);
-        }
         for (p, target) in hardlinks {
-            let t = target.strip_prefix(&prefix).unwrap_or(&target).to_owned();
-            let data = match nodes.get(&t) {
-                Some(Node::File(d)) => d.clone(),
+            let Some(p) = strip(&p).filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let t = target.strip_prefix(&prefix).unwrap_or(&target);
+            let data = match nodes.get(t) {
+                Some(Node::File(d)) => Arc::clone(d),
                 _ => {
                     return Err(err(format!(
                         "expected hard link {p} to name a file in the archive, found `{target}`"
@@ -310,21 +590,19 @@ impl ArchiveSource {
             nodes.insert(p, Node::File(data));
         }
         // Directory listings, including folders only implied by their contents.
-        let paths: Vec<String> = nodes.keys().filter(|p| !p.is_empty()).cloned().collect();
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
-        for p in paths {
+        let mut listed: HashSet<&str> = HashSet::new();
+        for p in nodes.keys().filter(|p| !p.is_empty()) {
             let mut cur = p.as_str();
-            loop {
-                let (parent, name) = match cur.rsplit_once('/') {
-                    Some((a, b)) => (a, b),
-                    None => ("", cur),
-                };
-                let list = children.entry(parent.to_owned()).or_default();
-                let fresh = !list.iter().any(|x| x == name);
-                if fresh {
-                    list.push(name.to_owned());
-                }
-                if parent.is_empty() || !fresh {
+            // Each path is entered in its parent's list once; a parent already entered has its
+            // own parents entered too.
+            while listed.insert(cur) {
+                let (parent, name) = cur.rsplit_once('/').unwrap_or(("", cur));
+                children
+                    .entry(parent.to_owned())
+                    .or_default()
+                    .push(name.to_owned());
+                if parent.is_empty() {
                     break;
                 }
                 cur = parent;
@@ -346,7 +624,8 @@ impl ArchiveSource {
         }
         if !matches!(nodes.get("sys"), Some(Node::Dir(_))) {
             return Err(err(format!(
-                "expected the top folder `{top}` to hold sys/ (and proc/)"
+                "expected the top folder `{top}` to hold sys/ (and proc/), or sys/ and proc/ at the \
+                 top"
             )));
         }
         Ok(Self {
@@ -356,7 +635,7 @@ impl ArchiveSource {
         })
     }
 
-    /// The name of the archive's top folder.
+    /// The name of the archive's top folder; empty when `sys/` and `proc/` are at the top.
     pub fn top_folder(&self) -> &str {
         &self.top
     }
@@ -384,51 +663,73 @@ fn normalize(p: &str) -> String {
     out.join("/")
 }
 
+impl ArchiveSource {
+    /// The node at `path`, links resolved inside the archive (the final one only if
+    /// `follow_last`).
+    fn node(&self, path: &str, follow_last: bool) -> Result<Option<&Node>, LoadError> {
+        match self.nodes.get(path) {
+            Some(Node::Symlink(_)) if follow_last => {}
+            Some(n) => return Ok(Some(n)),
+            None => {
+                // Every folder above an entry of the archive is a folder, not a link: if the
+                // parent is one, the path does not exist; otherwise a folder on the way may be
+                // a link.
+                let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                if matches!(self.nodes.get(parent), Some(Node::Dir(_))) {
+                    return Ok(None);
+                }
+            }
+        }
+        let real = self.resolve(path, follow_last)?;
+        Ok(match self.nodes.get(&real) {
+            Some(Node::Symlink(_)) if follow_last => None,
+            n => n,
+        })
+    }
+}
+
 impl Source for ArchiveSource {
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, LoadError> {
-        Ok(self.nodes.get(path).map(|n| match n {
+        Ok(self.node(path, false)?.map(|n| match n {
             Node::File(_) => EntryKind::File,
             Node::Dir(_) => EntryKind::Dir,
             Node::Symlink(_) => EntryKind::Symlink,
         }))
     }
 
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError> {
-        match self.nodes.get(path) {
-            Some(Node::File(d)) => Ok(Some(d.clone())),
-            Some(Node::Symlink(_)) => {
-                let real = self.resolve(path, true)?;
-                match self.nodes.get(&real) {
-                    Some(Node::File(d)) => Ok(Some(d.clone())),
-                    _ => Ok(None),
-                }
-            }
-            _ => Ok(None),
+    fn read(&self, path: &str, limit: &SizeLimit) -> Result<Option<Vec<u8>>, LoadError> {
+        let Some(Node::File(data)) = self.node(path, true)? else {
+            return Ok(None);
+        };
+        if data.len() as u64 > limit.bytes {
+            return Err(LoadError::TooLarge {
+                path: self.display(path),
+                limit: *limit,
+            });
         }
+        Ok(Some(data.to_vec()))
     }
 
     fn read_link(&self, path: &str) -> Result<Option<String>, LoadError> {
-        Ok(match self.nodes.get(path) {
+        Ok(match self.node(path, false)? {
             Some(Node::Symlink(t)) => Some(t.clone()),
             _ => None,
         })
     }
 
     fn list(&self, path: &str) -> Result<Option<Vec<String>>, LoadError> {
-        match self.nodes.get(path) {
-            Some(Node::Dir(l)) => Ok(Some(l.clone())),
-            Some(Node::Symlink(_)) => {
-                let real = self.resolve(path, true)?;
-                Ok(match self.nodes.get(&real) {
-                    Some(Node::Dir(l)) => Some(l.clone()),
-                    _ => None,
-                })
-            }
-            _ => Ok(None),
-        }
+        Ok(match self.node(path, true)? {
+            Some(Node::Dir(l)) => Some(l.clone()),
+            _ => None,
+        })
     }
 
     fn display(&self, path: &str) -> String {
-        format!("{}:{}/{}", self.name, self.top, path)
+        match (self.top.is_empty(), path.is_empty()) {
+            (true, true) => self.name.clone(),
+            (true, false) => format!("{}:{path}", self.name),
+            (false, true) => format!("{}:{}", self.name, self.top),
+            (false, false) => format!("{}:{}/{path}", self.name, self.top),
+        }
     }
 }

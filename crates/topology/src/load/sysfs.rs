@@ -30,9 +30,10 @@ use dmabuf_negotiate::Trust;
 use super::cpuset::kernel_mask_to_list;
 use super::source::{EntryKind, Source};
 use super::{LoadError, parse_hex, quote};
+use crate::limits::{self, MAX_BRIDGE_DEPTH};
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine, MachineBuilder,
-    Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine,
+    MachineBuilder, Upstream,
 };
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 
@@ -44,11 +45,30 @@ type HbKey = (u32, u8);
 #[derive(Default)]
 struct Raw {
     dir: Option<String>,
-    /// Host bridge and the functions from the root bus down to this one (inclusive).
-    chain: Option<(HbKey, Vec<Bdf>)>,
+    /// Where the function's path puts it, when it has one.
+    place: Option<Place>,
     listed: bool,
     f: Option<Function>,
     physfn: Option<Bdf>,
+}
+
+/// A function's place in its sysfs path: the host bridge, and the bridge just above it (`None`
+/// on the root bus).
+#[derive(Clone, Copy)]
+struct Place {
+    hb: HbKey,
+    parent: Option<Bdf>,
+}
+
+impl Place {
+    fn of(hb: HbKey, chain: &[Bdf]) -> Self {
+        let parent = chain
+            .len()
+            .checked_sub(2)
+            .and_then(|i| chain.get(i))
+            .copied();
+        Self { hb, parent }
+    }
 }
 
 /// Loads a machine from any [`Source`].
@@ -59,11 +79,13 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
             expected: "a sysfs tree (a folder holding sys/ and proc/)".into(),
         });
     }
-    let names = src.list(DEVICES)?.ok_or_else(|| LoadError::Missing {
-        path: src.display(DEVICES),
-        expected: "the folder of PCI functions".into(),
-    })?;
+    let names = src.list(DEVICES)?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(no_pci(src)?);
+    }
     let mut raws: BTreeMap<Bdf, Raw> = BTreeMap::new();
+    // The paths of the listed functions, for the bridges only in paths.
+    let mut paths: Vec<(HbKey, Vec<Bdf>, String)> = Vec::new();
     for name in &names {
         let entry = format!("{DEVICES}/{name}");
         let bdf: Bdf = name.parse().map_err(|_| LoadError::Malformed {
@@ -88,16 +110,18 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
                         expected: format!("the folder of {bdf}"),
                     });
                 }
+                let place = Place::of(hb, &chain);
+                paths.push((hb, chain, dir.clone()));
                 Raw {
                     dir: Some(dir),
-                    chain: Some((hb, chain)),
+                    place: Some(place),
                     listed: true,
                     ..Raw::default()
                 }
             }
             _ => Raw {
                 dir: Some(entry),
-                chain: None,
+                place: None,
                 listed: true,
                 ..Raw::default()
             },
@@ -105,7 +129,9 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
         raws.insert(bdf, raw);
     }
     // Bridges that appear only in paths.
-    add_path_bridges(&mut raws);
+    for (hb, chain, dir) in &paths {
+        add_path_bridges(&mut raws, *hb, chain, dir);
+    }
     // Attributes.
     let keys: Vec<Bdf> = raws.keys().copied().collect();
     for bdf in &keys {
@@ -133,13 +159,13 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
             let mut f = read_function(src, &pf_dir, pf)?;
             f.listed = false;
             slot.insert(Raw {
-                dir: Some(pf_dir),
-                chain: Some((hb, chain)),
+                dir: Some(pf_dir.clone()),
+                place: Some(Place::of(hb, &chain)),
                 listed: false,
                 f: Some(f),
                 physfn: None,
             });
-            add_path_bridges(&mut raws);
+            add_path_bridges(&mut raws, hb, &chain, &pf_dir);
         }
     }
     // Functions added from a physfn path may have brought bridges without attributes.
@@ -165,9 +191,11 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
     // Upstream of each function: Ok(parent bdf) or Err(host bridge key).
     let mut upstream: BTreeMap<Bdf, Result<Bdf, HbKey>> = BTreeMap::new();
     for (bdf, raw) in &raws {
-        let up = match &raw.chain {
-            Some((hb, chain)) if chain.len() >= 2 => Ok(chain[chain.len() - 2]),
-            Some((hb, _)) => Err(*hb),
+        let up = match raw.place {
+            Some(Place {
+                parent: Some(p), ..
+            }) => Ok(p),
+            Some(Place { hb, parent: None }) => Err(hb),
             None => match bridges_by_secondary.get(&(bdf.domain, bdf.bus)) {
                 Some(p) if p != bdf => Ok(*p),
                 _ => Err((bdf.domain, bdf.bus)),
@@ -200,11 +228,21 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
                 Ok(p) => match ids.get(&p) {
                     Some(&id) => Upstream::Bridge(id),
                     None => {
-                        if stack.contains(&p) || stack.len() > 512 {
+                        if stack.contains(&p) {
                             return Err(LoadError::Malformed {
                                 path: src.display(DEVICES),
                                 expected: "bridges that form a tree".into(),
                                 found: format!("a cycle through {p}"),
+                            });
+                        }
+                        if stack.len() > MAX_BRIDGE_DEPTH {
+                            return Err(LoadError::Malformed {
+                                path: src.display(DEVICES),
+                                expected: format!(
+                                    "functions at most {MAX_BRIDGE_DEPTH} bridges below their \
+                                     root bus"
+                                ),
+                                found: format!("{top} below more"),
                             });
                         }
                         stack.push(p);
@@ -257,35 +295,45 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
     })
 }
 
-fn add_path_bridges(raws: &mut BTreeMap<Bdf, Raw>) {
-    let mut extra: Vec<(Bdf, Raw)> = Vec::new();
-    for raw in raws.values() {
-        let (Some((hb, chain)), Some(dir)) = (&raw.chain, &raw.dir) else {
+/// Why a tree holds no PCI functions, and how to get one that does.
+fn no_pci(src: &dyn Source) -> Result<LoadError, LoadError> {
+    let hint = if src.kind("proc/hwloc-nofile-info")?.is_some() && src.kind(DEVICES)?.is_none() {
+        "it was gathered by hwloc-gather-topology without --io, which leaves PCI out: gather it \
+         again with `hwloc-gather-topology --io NAME` (or save it with `dmabuf-ic snapshot \
+         NAME.tar.gz`)"
+    } else if src.kind(DEVICES)?.is_none() {
+        "sys/bus/pci/devices is missing (a snapshot taken without PCI, or of a machine without \
+         it): save the machine with `dmabuf-ic snapshot NAME.tar.gz` or `hwloc-gather-topology \
+         --io NAME`"
+    } else {
+        "sys/bus/pci/devices is empty: the machine has no PCI bus the kernel shows"
+    };
+    Ok(LoadError::NoPci {
+        path: src.display(""),
+        hint: hint.to_owned(),
+    })
+}
+
+/// Adds the bridges of a function's path (`chain`, from the root bus down to the function,
+/// whose folder is `dir`) that are not functions already.
+fn add_path_bridges(raws: &mut BTreeMap<Bdf, Raw>, hb: HbKey, chain: &[Bdf], dir: &str) {
+    // The folder of chain[i] is `dir` up to the slash before the component of chain[i + 1].
+    let slashes: Vec<usize> = dir.match_indices('/').map(|(i, _)| i).collect();
+    for (i, &bdf) in chain.iter().enumerate().take(chain.len().saturating_sub(1)) {
+        let drop = chain.len() - 1 - i;
+        let (std::collections::btree_map::Entry::Vacant(slot), Some(&end)) = (
+            raws.entry(bdf),
+            slashes.len().checked_sub(drop).and_then(|k| slashes.get(k)),
+        ) else {
             continue;
         };
-        // The folder of chain[i] is `dir` with the last (len - 1 - i) components removed.
-        let comps: Vec<&str> = dir.split('/').collect();
-        for i in 0..chain.len().saturating_sub(1) {
-            let bdf = chain[i];
-            if raws.contains_key(&bdf) || extra.iter().any(|(b, _)| *b == bdf) {
-                continue;
-            }
-            let drop = chain.len() - 1 - i;
-            let d = comps[..comps.len().saturating_sub(drop)].join("/");
-            extra.push((
-                bdf,
-                Raw {
-                    dir: Some(d),
-                    chain: Some((*hb, chain[..=i].to_vec())),
-                    listed: false,
-                    f: None,
-                    physfn: None,
-                },
-            ));
-        }
-    }
-    for (b, r) in extra {
-        raws.insert(b, r);
+        slot.insert(Raw {
+            dir: dir.get(..end).map(str::to_owned),
+            place: Some(Place::of(hb, &chain[..=i])),
+            listed: false,
+            f: None,
+            physfn: None,
+        });
     }
 }
 
@@ -328,6 +376,13 @@ fn parse_device_path(
     if chain.is_empty() {
         return Err(bad("no function below the host bridge"));
     }
+    if chain.len() > MAX_BRIDGE_DEPTH + 1 {
+        return Err(LoadError::Malformed {
+            path: src.display(link),
+            expected: format!("a function at most {MAX_BRIDGE_DEPTH} bridges below its root bus"),
+            found: format!("{} bridges in its path", chain.len() - 1),
+        });
+    }
     Ok((hb, chain))
 }
 
@@ -341,11 +396,14 @@ impl Attr<'_> {
         format!("{}/{name}", self.dir)
     }
 
+    /// An attribute's text, trimmed; `None` when the file is missing or empty (a copy that
+    /// could not read it: `hwloc-gather-topology` leaves an empty file then).
     fn text(&self, name: &str) -> Result<Option<String>, LoadError> {
         Ok(self
             .src
-            .read(&self.path(name))?
-            .map(|b| String::from_utf8_lossy(&b).trim().to_owned()))
+            .read(&self.path(name), &limits::SYSFS_ATTRIBUTE)?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|t| !t.is_empty()))
     }
 
     fn malformed(&self, name: &str, expected: &str, found: &str) -> LoadError {
@@ -384,7 +442,7 @@ impl Attr<'_> {
         let Some(t) = self.text(name)? else {
             return Ok(None);
         };
-        LinkSpeed::parse_sysfs(&t).map_err(|e| self.malformed(name, &e.to_string(), &t))
+        LinkSpeed::parse_sysfs(&t).map_err(|_| self.malformed(name, LinkSpeed::SYSFS_SPELLINGS, &t))
     }
 
     fn width(&self, name: &str) -> Result<Option<u8>, LoadError> {
@@ -455,7 +513,10 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<Function, Load
             )
         })?;
     }
-    if let Some(cfg) = src.read(&a.path("config"))? {
+    if let Some(cfg) = src
+        .read(&a.path("config"), &limits::CONFIG_SPACE)?
+        .filter(|c| !c.is_empty())
+    {
         let info = parse_config(&cfg).ok_or_else(|| LoadError::Malformed {
             path: src.display(&a.path("config")),
             expected: "a configuration space of 64, 256 or 4096 bytes".into(),
@@ -653,17 +714,28 @@ fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
 
 fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
     let path = "proc/cpuinfo";
-    let Some(bytes) = src.read(path)? else {
+    let Some(bytes) = src.read(path, &limits::PROC_FILE)? else {
         return Ok(CpuInfo::default());
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut cpu = CpuInfo::default();
     let (mut vendor, mut family, mut model, mut name) = (None, None, None, None);
+    let mut arch = None;
     for line in text.lines() {
         let Some((k, v)) = line.split_once(':') else {
             continue;
         };
         let (k, v) = (k.trim(), v.trim());
+        // Each architecture's /proc/cpuinfo has its own keys: only x86 and s390 write vendor_id.
+        if arch.is_none() {
+            arch = match k {
+                "CPU implementer" => Some(CpuArch::Arm),
+                "vendor_id" if v.starts_with("IBM/S390") => Some(CpuArch::S390),
+                "vendor_id" => Some(CpuArch::X86),
+                "cpu" if v.starts_with("POWER") => Some(CpuArch::Power),
+                _ => None,
+            };
+        }
         match k {
             "vendor_id" if vendor.is_none() => vendor = Some(v.to_owned()),
             "cpu family" if family.is_none() => family = Some(v.to_owned()),
@@ -686,6 +758,7 @@ fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
     // POWER's `model` is free text; only x86 models are numbers.
     cpu.model = model.and_then(|m| m.parse().ok());
     cpu.model_name = name;
+    cpu.arch = arch;
     Ok(cpu)
 }
 

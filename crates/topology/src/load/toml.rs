@@ -26,9 +26,10 @@ use dmabuf_negotiate::{Bandwidth, Latency, Trust};
 use serde::Deserialize;
 
 use super::{LoadError, MAX_HOST_BRIDGES, line_column, quote, read_text};
+use crate::limits::MAX_BRIDGE_DEPTH;
 use crate::machine::{
-    CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind, Machine,
-    MachineBuilder, PrivateFabric, PrivateLink, Upstream,
+    CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, LinkEnd, LinkKind,
+    Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,
 };
 use crate::pci::{Acs, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
 use crate::whitelist::{Whitelist, WhitelistEntry};
@@ -59,6 +60,7 @@ struct FileT {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CpuT {
+    arch: Option<String>,
     vendor: Option<String>,
     family: Option<u32>,
     model: Option<u32>,
@@ -89,6 +91,7 @@ struct EntryT {
 struct HostBridgeT {
     name: Spanned<String>,
     numa_node: Option<u32>,
+    root_bus_complete: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +164,7 @@ struct LinkT {
     b: Spanned<String>,
     count: Option<u16>,
     bandwidth: Option<Spanned<Value>>,
+    nccl_bandwidth: Option<Spanned<Value>>,
     latency_ns: Option<u32>,
     up: Option<bool>,
 }
@@ -177,14 +181,32 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Machine, LoadError> {
     let file: FileT = ::toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         let (line, column) = line_column(text, at);
+        let message = e.message().trim();
+        // An integer beyond TOML's 64 bits reaches us as an `i128` the field does not take.
+        let message = match message.split_once(" as i128, expected ") {
+            // A field that takes strings for values above 2^63 - 1 (addresses, sizes).
+            Some((_, "any valid TOML value")) => "expected an integer TOML can hold (-2^63 to \
+                2^63 - 1; values of up to 64 bits above that are written as strings \"0x...\", \
+                see docs/machine-format.md), found a larger one"
+                .to_owned(),
+            Some((_, expected)) => format!(
+                "expected {expected}, found an integer beyond TOML's range (-2^63 to 2^63 - 1)"
+            ),
+            None => message.to_owned(),
+        };
         LoadError::Parse {
             path: name.to_owned(),
             line,
             column,
-            message: e.message().trim().to_owned(),
+            message,
         }
     })?;
-    Reader { name, text }.machine(file)
+    let m = Reader { name, text }.machine(file)?;
+    super::require_pci(
+        m,
+        name,
+        "the description has no [[function]] (docs/machine-format.md)",
+    )
 }
 
 /// Where errors are reported.
@@ -217,6 +239,13 @@ impl Reader<'_> {
         }
     }
 
+    fn too_deep(&self, bdf: &Spanned<String>) -> LoadError {
+        self.error(
+            bdf.span(),
+            format!("a function at most {MAX_BRIDGE_DEPTH} bridges below its root bus"),
+        )
+    }
+
     fn bdf(&self, s: &Spanned<String>) -> Result<Bdf, LoadError> {
         s.get_ref()
             .trim()
@@ -235,6 +264,7 @@ impl Reader<'_> {
         b.iommu_groups_known(file.iommu_groups_known);
         if let Some(c) = file.cpu {
             b.cpu(CpuInfo {
+                arch: c.arch.as_deref().map(CpuArch::from_name),
                 vendor: c.vendor.as_deref().map_or(CpuVendor::Unknown, vendor_of),
                 family: c.family,
                 model: c.model,
@@ -260,6 +290,7 @@ impl Reader<'_> {
             }
             let mut hb = HostBridge::new(key.0, key.1);
             hb.numa_node = h.numa_node;
+            hb.root_bus_complete = h.root_bus_complete.unwrap_or(true);
             hbs.insert(key, b.host_bridge(hb));
         }
         // Functions: addresses first, so that parents and physfns may refer forward.
@@ -319,6 +350,8 @@ impl Reader<'_> {
         }
         // Add each function after its parent chain, in file order otherwise.
         let mut ids: Vec<Option<FunctionId>> = vec![None; bdfs.len()];
+        // Bridges above each function added.
+        let mut depths: Vec<usize> = vec![0; bdfs.len()];
         for start in 0..bdfs.len() {
             let mut stack = vec![start];
             while let Some(&top) = stack.last() {
@@ -337,6 +370,9 @@ impl Reader<'_> {
                                         |p| p.span(),
                                     );
                                     return Err(self.error(span, "bridges that form a tree (this parent is below the function)"));
+                                }
+                                if stack.len() > MAX_BRIDGE_DEPTH {
+                                    return Err(self.too_deep(&file.function[start].bdf));
                                 }
                                 stack.push(j);
                                 continue;
@@ -361,6 +397,13 @@ impl Reader<'_> {
                         }
                     }),
                 };
+                depths[top] = match parents[top] {
+                    Parent::Function(j) => depths[j] + 1,
+                    Parent::HostBridge(_) => 0,
+                };
+                if depths[top] > MAX_BRIDGE_DEPTH {
+                    return Err(self.too_deep(&file.function[top].bdf));
+                }
                 let f = self.function(&file.function[top], bdfs[top], up)?;
                 ids[top] = Some(b.function(f));
                 stack.pop();
@@ -456,6 +499,10 @@ impl Reader<'_> {
                 b: end(&l.b)?,
                 bandwidth,
                 latency: l.latency_ns.map(Latency),
+                nccl_bandwidth: match &l.nccl_bandwidth {
+                    Some(v) => Some(self.bandwidth(v)?),
+                    None => None,
+                },
                 count: l.count.unwrap_or(1),
                 up: l.up.unwrap_or(true),
             });

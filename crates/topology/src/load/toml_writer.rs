@@ -83,6 +83,9 @@ pub fn to_toml(m: &Machine) -> String {
     let cpu = m.cpu();
     if *cpu != crate::machine::CpuInfo::default() {
         let _ = writeln!(w, "\n[cpu]");
+        if let Some(a) = &cpu.arch {
+            let _ = writeln!(w, "arch = {}", s(a.name()));
+        }
         if let Some(v) = vendor_lit(&cpu.vendor) {
             let _ = writeln!(w, "vendor = {v}");
         }
@@ -122,6 +125,9 @@ pub fn to_toml(m: &Machine) -> String {
         if let Some(n) = hb.numa_node {
             let _ = writeln!(w, "numa_node = {n}");
         }
+        if !hb.root_bus_complete {
+            let _ = writeln!(w, "root_bus_complete = false");
+        }
     }
     for f in m.functions() {
         function(w, m, f);
@@ -155,6 +161,9 @@ pub fn to_toml(m: &Machine) -> String {
         );
         if let Some(bw) = l.bandwidth {
             let _ = writeln!(w, "bandwidth = {}  # MB/s, one link, one direction", bw.0);
+        }
+        if let Some(bw) = l.nccl_bandwidth {
+            let _ = writeln!(w, "nccl_bandwidth = {}  # MB/s, NCCL's figure", bw.0);
         }
         if let Some(lat) = l.latency {
             let _ = writeln!(w, "latency_ns = {}", lat.0);

@@ -3,18 +3,19 @@
 //! (`file:line:column: expected ..., found ...`).
 //!
 //! The tree is built without recursion (an explicit stack), nesting is limited to
-//! [`MAX_DEPTH`] levels, and the whole input is checked: mismatched or missing end tags,
+//! [`MAX_XML_DEPTH`](crate::limits::MAX_XML_DEPTH) levels, and the whole input is checked: mismatched or missing end tags,
 //! truncated markup, bad escapes and text outside the root element are errors.
 
 use std::borrow::Cow;
 
+use quick_xml::escape::EscapeError;
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::{LoadError, LoadWarning, quote};
 
-/// Deepest nesting accepted (hwloc's deepest real trees are about 20 levels).
-pub(crate) const MAX_DEPTH: usize = 512;
+use crate::limits::MAX_XML_DEPTH as MAX_DEPTH;
 
 /// One attribute, with the byte offset of its value in the input. Names and values borrow the
 /// input, unless a value had to be unescaped.
@@ -131,8 +132,41 @@ fn offset_in(outer: &str, inner: &[u8]) -> Option<usize> {
     (p >= start && p + inner.len() <= start + outer.len()).then(|| p - start)
 }
 
+/// A parser error in words, without the byte positions quick-xml writes into some of its
+/// messages (the error itself is placed at a line and column).
 fn describe(e: &quick_xml::Error) -> String {
-    e.to_string()
+    match e {
+        quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(_, name)) => {
+            format!("the unknown entity `&{name};` (XML predefines &amp; &lt; &gt; &quot; &apos;)")
+        }
+        quick_xml::Error::Escape(EscapeError::UnterminatedEntity(_)) => {
+            "an `&` without the `;` that ends its entity".to_owned()
+        }
+        quick_xml::Error::InvalidAttr(a) => attr_problem(a).1,
+        other => other.to_string(),
+    }
+}
+
+/// Where in an attribute's value an escape error is (bytes from the value's start).
+fn escape_offset(e: &quick_xml::Error) -> usize {
+    match e {
+        quick_xml::Error::Escape(EscapeError::UnrecognizedEntity(r, _)) => {
+            r.start.saturating_sub(1)
+        }
+        quick_xml::Error::Escape(EscapeError::UnterminatedEntity(r)) => r.start,
+        _ => 0,
+    }
+}
+
+/// Where an attribute error is (bytes from the start of the tag's name) and what it is.
+fn attr_problem(e: &AttrError) -> (usize, String) {
+    match *e {
+        AttrError::ExpectedEq(p) => (p, "an attribute name without `=` after it".to_owned()),
+        AttrError::ExpectedValue(p) => (p, "`=` without a value".to_owned()),
+        AttrError::UnquotedValue(p) => (p, "an unquoted value".to_owned()),
+        AttrError::ExpectedQuote(p, q) => (p, format!("a value not closed by {}", q as char)),
+        AttrError::Duplicated(p, _) => (p, "an attribute given twice".to_owned()),
+    }
 }
 
 /// The input's text for `bytes`, a slice of it.
@@ -153,10 +187,12 @@ fn element<'a>(
     let mut attrs: Vec<Attr<'a>> = Vec::new();
     for a in e.attributes().with_checks(false) {
         let a = a.map_err(|err| {
+            let (at, found) = attr_problem(&err);
+            // Positions count from the tag's name, just after `<`.
             doc.error(
-                pos,
+                pos + 1 + at,
                 format!("attributes written name=\"value\" in <{name}>"),
-                describe(&quick_xml::Error::InvalidAttr(err)),
+                found,
             )
         })?;
         let apos = offset_in(doc.text, a.value.as_ref()).unwrap_or(pos);
@@ -170,7 +206,11 @@ fn element<'a>(
             _ => Cow::Owned(
                 a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                     .map_err(|err| {
-                        doc.error(apos, format!("a valid value for {key}"), describe(&err))
+                        doc.error(
+                            apos + escape_offset(&err),
+                            format!("a valid value for {key}"),
+                            describe(&err),
+                        )
                     })?
                     .into_owned(),
             ),

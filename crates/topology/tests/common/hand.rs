@@ -110,6 +110,7 @@ impl Hand {
 
     pub fn cpu(&mut self, vendor: CpuVendor, family: u32) {
         self.b.cpu(CpuInfo {
+            arch: None,
             vendor,
             family: Some(family),
             model: None,

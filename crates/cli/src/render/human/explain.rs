@@ -1,12 +1,17 @@
 //! `explain` for people: the kernel's walk in numbered steps, the verdict, the route, and the
-//! levers that would change it; when ACS is unknown, both outcomes.
+//! levers that would change it; when the source does not give a fact the verdict depends on,
+//! what it is, how to learn it, and every outcome.
 
 use std::fmt::Write;
 
-use pci_topology::{CpuVendor, FunctionId, HostBridgeCheck, Machine, MapType, WhitelistLookup};
+use pci_topology::{
+    CpuVendor, FunctionId, HostBridgeCheck, Machine, MapType, P2pVerdict, RootDeviceUnknown,
+    UnknownFact, WhitelistLookup,
+};
 
 use super::words;
 use crate::commands::explain::Explanation;
+use crate::counts::count;
 use crate::source::MachineSource;
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
 
@@ -186,7 +191,16 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
         (CpuVendor::Amd, Some(f)) => {
             format!("AMD family {f} ({f:#x}) is older than Zen: does not apply")
         }
-        (CpuVendor::Unknown, _) => "the CPU vendor is unknown: does not apply".to_owned(),
+        (CpuVendor::Unknown, _) if cpu.p2pdma_rule() == Some(false) => format!(
+            "the CPU is not x86 ({}): does not apply",
+            cpu.arch.as_ref().map_or("?", |a| a.name())
+        ),
+        (CpuVendor::Unknown, _) => {
+            "the CPU vendor is not in the source: whether it applies is not known".to_owned()
+        }
+        (CpuVendor::Amd, None) => {
+            "AMD of a family the source does not give: whether it applies is not known".to_owned()
+        }
         (vendor, _) => format!("the CPU is {vendor}: does not apply"),
     };
     let crossed = v.host_bridge.is_some();
@@ -213,12 +227,34 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
     }
 
     // Verdict and route.
-    let _ = writeln!(
-        out,
-        "\n{}   {}",
-        style::paint(LABEL, "verdict"),
-        words::verdict(v.map_type, v.distance)
-    );
+    if v.is_known() {
+        let _ = writeln!(
+            out,
+            "\n{}   {}",
+            style::paint(LABEL, "verdict"),
+            words::verdict(v.map_type, v.distance)
+        );
+    } else {
+        let all: Vec<String> = v.possible().iter().map(|t| t.as_str().to_owned()).collect();
+        let _ = writeln!(
+            out,
+            "\n{}   {}: {} (see below)",
+            style::paint(LABEL, "verdict"),
+            style::paint(FAIR, "not known from this source"),
+            all.join(" or ")
+        );
+        let _ = writeln!(
+            out,
+            "          {}",
+            style::paint(
+                DIM,
+                format!(
+                    "with what the source shows: {}",
+                    words::verdict(v.map_type, v.distance)
+                )
+            )
+        );
+    }
     if let Some(q) = &x.route {
         let mut parts = vec![
             format!("class {}", q.class),
@@ -235,7 +271,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
                 ),
                 (b, _) => words::bandwidth(b),
             },
-            format!("{} links, {} hops", q.links, q.hops),
+            format!("{}, {}", count(q.links, "link"), count(q.hops, "hop")),
         ];
         if let Some(l) = q.latency {
             parts.push(format!("≈{} ns (UCX estimate)", l.0));
@@ -290,11 +326,14 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
     if x.changes.is_empty() {
         let _ = writeln!(
             out,
-            "  nothing needed: {}",
+            "  {}",
             if v.provider == v.client {
-                "a device reaches its own memory"
+                "nothing needed: a device reaches its own memory"
+            } else if v.map_type == MapType::BusAddr {
+                "nothing needed: bus addresses are the best PCI route the kernel gives"
             } else {
-                "bus addresses are the best PCI route the kernel gives"
+                "nothing would improve it: with bus addresses below a common switch the devices \
+                 would be farther apart than they are now"
             }
         );
     }
@@ -307,63 +346,80 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
         );
     }
 
-    // Unknown port types: both outcomes.
-    for u in &x.unchecked {
-        let _ = writeln!(out, "\n{}", style::paint(HEADING, "Port type unknown"));
-        let _ = writeln!(
-            out,
-            "  {} is the first function on its root bus but not 00.0, and its port type could not be read.",
-            style::paint(ID, m.name(u.function))
-        );
-        let _ = writeln!(
-            out,
-            "  if it is not a root port (as computed): {}",
-            words::verdict(v.map_type, v.distance)
-        );
-        let _ = writeln!(
-            out,
-            "  if it is a root port, the kernel checks it{}: {}",
-            u.entry.as_ref().map_or_else(
-                || ", and it is not in the whitelist".to_owned(),
-                |e| format!(" and it matches {e}")
-            ),
-            words::verdict(u.map_type, v.distance)
-        );
-    }
+    unknowns(&mut out, m, v);
+    out
+}
 
-    // Unknown ACS: both outcomes.
-    if !v.acs_known {
-        let _ = writeln!(out, "\n{}", style::paint(HEADING, "ACS state unknown"));
+/// What the source does not give, how to learn it, and every outcome it allows.
+fn unknowns(out: &mut String, m: &Machine, v: &P2pVerdict) {
+    if v.is_known() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style::paint(HEADING, "Not known from this source")
+    );
+    for (i, f) in v.unknowns.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  ACS redirect could not be read at {} (the configuration space past 64 bytes needs root).",
-            list(m, &v.acs_unknown)
+            "  {} {}",
+            style::paint(ID, format!("{}.", i + 1)),
+            f.describe(m)
         );
-        let _ = writeln!(
-            out,
-            "  if it is off there (as computed):   {}",
-            words::verdict(v.map_type, v.distance)
-        );
-        if let Some(alt) = v.if_acs_on {
+        if let UnknownFact::HostBridgeDevice {
+            inferred: Some(inf),
+            ..
+        } = f
+        {
             let _ = writeln!(
                 out,
-                "  if it is on at any of them:         {}",
-                words::verdict(alt, v.distance)
+                "     {} from the CPU, {}: most likely {:04x}:{:04x} {}, which {}",
+                style::paint(FAIR, "inferred, not known,"),
+                inf.from_cpu,
+                inf.vendor,
+                inf.device,
+                inf.name,
+                match (&inf.entry, inf.allows) {
+                    (Some(e), true) => format!("matches the whitelist entry {e}"),
+                    (Some(e), false) => format!("matches {e}, which requires the same host bridge"),
+                    (None, _) => format!("is not in the {} whitelist", m.whitelist().release),
+                }
             );
         }
-        let names: Vec<String> = v.acs_unknown.iter().map(|&f| m.name(f)).collect();
         let _ = writeln!(
             out,
-            "  to know: `lspci -vvv -s {}` as root, or a snapshot taken as root",
-            names.first().cloned().unwrap_or_default()
-        );
-        let _ = writeln!(
-            out,
-            "  to make sure it is off: boot with pci=disable_acs_redir={}",
-            names.join(";")
+            "     {}",
+            style::paint(DIM, format!("to know: {}", f.how_to_know(m)))
         );
     }
-    out
+    let _ = writeln!(out, "\n{}", style::paint(HEADING, "Every outcome"));
+    let texts: Vec<String> = v
+        .outcomes
+        .iter()
+        .map(|o| words::verdict(o.map_type, v.distance))
+        .collect();
+    let w = texts.iter().map(|t| style::width(t)).max().unwrap_or(0);
+    for (o, t) in v.outcomes.iter().zip(&texts) {
+        let mut line = format!(
+            "  {}  if {}",
+            style::pad(t, w),
+            o.describe_when(m, &v.unknowns)
+        );
+        if o.is_inferred(&v.unknowns) {
+            line.push_str(&format!(
+                "  {}",
+                style::paint(FAIR, "(what the CPU suggests)")
+            ));
+        }
+        if o.map_type == v.map_type {
+            line.push_str(&format!(
+                "  {}",
+                style::paint(DIM, "(what the source shows)")
+            ));
+        }
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn list(m: &Machine, ids: &[FunctionId]) -> String {
@@ -416,6 +472,28 @@ fn chain(out: &mut String, m: &Machine, chain: &[FunctionId], common: Option<Fun
 
 fn lookup(m: &Machine, l: &WhitelistLookup) -> String {
     let hb = words::host_bridge(m, l.host_bridge);
+    match &l.unknown {
+        Some(RootDeviceUnknown::NotListed { .. }) => {
+            return format!(
+                "{hb}: {}",
+                style::paint(
+                    FAIR,
+                    "the device Linux checks is not in the source (not known, taken as none)"
+                )
+            );
+        }
+        Some(RootDeviceUnknown::IdsUnknown { function }) => {
+            return format!(
+                "{hb}: {} {}",
+                m.name(*function),
+                style::paint(
+                    FAIR,
+                    "has IDs the source does not give (taken as not whitelisted)"
+                )
+            );
+        }
+        _ => {}
+    }
     match (l.device, &l.entry) {
         (None, _) => match l.unknown_first {
             Some(f) => format!(
@@ -448,6 +526,9 @@ fn lookup(m: &Machine, l: &WhitelistLookup) -> String {
 }
 
 fn host_bridge(out: &mut String, m: &Machine, h: &HostBridgeCheck) {
+    let known = h.provider.unknown.is_none()
+        && h.client.as_ref().is_none_or(|c| c.unknown.is_none())
+        && m.cpu().p2pdma_rule().is_some();
     let cause = match h.cause {
         dmabuf_negotiate::HostBridgeCause::NoCommonUpstreamBridge => "no common upstream bridge",
         dmabuf_negotiate::HostBridgeCause::AcsRedirect => "ACS redirect",
@@ -475,6 +556,12 @@ fn host_bridge(out: &mut String, m: &Machine, h: &HostBridgeCheck) {
             )
         } else if h.allowed {
             style::paint(GOOD, "the host bridge may forward peer-to-peer traffic")
+        } else if !known {
+            style::paint(
+                FAIR,
+                "with what the source shows, the host bridge may not forward peer-to-peer \
+                 traffic; whether it may is not known (below)",
+            )
         } else {
             style::paint(BAD, "the host bridge may not forward peer-to-peer traffic")
         }

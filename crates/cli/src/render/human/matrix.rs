@@ -9,6 +9,7 @@ use pci_topology::{Machine, MapType, NvClass};
 
 use super::words;
 use crate::commands::matrix::{Cell, Matrix, Selection};
+use crate::counts::count;
 use crate::kind::Kind;
 use crate::source::MachineSource;
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
@@ -40,7 +41,8 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         if hidden_vfs > 0 {
             let _ = writeln!(
                 out,
-                "         {hidden_vfs} virtual functions not shown (name them, or use --all)"
+                "         {} not shown (name them, or use --all)",
+                count(hidden_vfs as u64, "virtual function")
             );
         }
     }
@@ -97,6 +99,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         ),
         verdict_cell,
     );
+    collapsed_note(&mut out, m);
     grid(
         &mut out,
         x,
@@ -104,11 +107,12 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         "Path class (as nvidia-smi topo -m)",
         class_cell,
     );
+    collapsed_note(&mut out, m);
     grid(
         &mut out,
         x,
         iw,
-        "Route bandwidth, GB/s (narrowest link, per direction, after line encoding; 3 digits)",
+        "Route bandwidth, GB/s (narrowest link, per direction, after line encoding; 3 significant digits)",
         bandwidth_cell,
     );
 
@@ -128,7 +132,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         ),
         (
             "?",
-            "ACS state unknown on the path: computed as off; were it on, the verdict would be worse",
+            "the source does not give a fact the verdict depends on (ACS, the host bridge's \
+             device, the CPU): the best outcome it allows is shown, a worse one is possible \
+             (`explain P C` lists each)",
         ),
         ("X", "the device itself"),
         (
@@ -148,6 +154,21 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
     out
 }
 
+/// Under a grid whose figures a source with collapsed switches makes approximate, says so.
+fn collapsed_note(out: &mut String, m: &Machine) {
+    if m.switches_collapsed() {
+        let _ = writeln!(
+            out,
+            "{}",
+            style::paint(
+                FAIR,
+                "note: this source collapses each PCIe switch into one node: distances miss the \
+                 switches' ports (the kernel's are larger), and classes count each switch once"
+            )
+        );
+    }
+}
+
 /// A cell's text (plain, for width) and its style.
 type CellText = (String, Style);
 
@@ -155,10 +176,11 @@ fn verdict_cell(c: &Cell) -> CellText {
     if c.provider == c.client {
         return ("X".to_owned(), DIM);
     }
+    // The best outcome the facts the source does not give allow, with `?` when they allow a
+    // worse one too.
     let v = c.verdict;
-    let unsure = !v.acs_known() && v.map_type_if_acs_on() != v.map_type();
-    let q = if unsure { "?" } else { "" };
-    match v.map_type() {
+    let q = if v.is_known() { "" } else { "?" };
+    match v.possible().best().unwrap_or(v.map_type()) {
         MapType::BusAddr => (format!("B{}{q}", v.distance()), GOOD),
         MapType::ThruHostBridge => (format!("H{}{q}", v.distance()), FAIR),
         MapType::NotSupported => ("--".to_owned(), BAD),
@@ -180,21 +202,9 @@ fn bandwidth_cell(c: &Cell) -> CellText {
     match &c.route {
         None => ("--".to_owned(), BAD),
         Some(q) => match q.bandwidth {
-            Some(b) => (gbps_compact(b), Style::new()),
+            Some(b) => (b.gbps().to_string(), Style::new()),
             None => ("?".to_owned(), DIM),
         },
-    }
-}
-
-/// GB/s in at most four characters below 1000 GB/s: `0.25`, `7.88`, `15.8`, `300`.
-fn gbps_compact(b: dmabuf_negotiate::Bandwidth) -> String {
-    let mb = b.0;
-    if mb < 10_000 {
-        format!("{}.{:02}", mb / 1000, (mb % 1000) / 10)
-    } else if mb < 100_000 {
-        format!("{}.{}", mb / 1000, (mb % 1000) / 100)
-    } else {
-        format!("{}", mb / 1000)
     }
 }
 
@@ -227,19 +237,5 @@ fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) ->
             line.push_str(&style::paint(st, format!("{t:>w$}")));
         }
         let _ = writeln!(out, "{line}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dmabuf_negotiate::Bandwidth;
-
-    #[test]
-    fn bandwidth_cells_fit_four_characters() {
-        assert_eq!(gbps_compact(Bandwidth(250)), "0.25");
-        assert_eq!(gbps_compact(Bandwidth(7_876)), "7.87");
-        assert_eq!(gbps_compact(Bandwidth(15_753)), "15.7");
-        assert_eq!(gbps_compact(Bandwidth(300_000)), "300");
     }
 }

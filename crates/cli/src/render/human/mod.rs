@@ -4,6 +4,7 @@
 pub mod explain;
 pub mod matrix;
 pub mod negotiate;
+pub mod snapshot;
 pub mod timeline;
 pub mod topo;
 pub mod words;

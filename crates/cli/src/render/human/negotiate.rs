@@ -75,6 +75,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
         &r.scenario,
         r.description.as_deref(),
         &r.source.describe(),
+        m,
     );
     let _ = writeln!(
         out,
@@ -197,7 +198,10 @@ pub fn render(m: &Machine, r: &Report) -> String {
             Verdict::Rejected(why) => {
                 let mut text = why.named(&names).to_string();
                 if let Some((p, cl)) = pci_pair(&r.bound, c) {
-                    text.push_str(&style::paint(DIM, format!(" (dmabuf-ic explain {p} {cl})")));
+                    text.push_str(&style::paint(
+                        DIM,
+                        format!(" ({} explain {p} {cl})", r.source.command()),
+                    ));
                 }
                 (style::paint(BAD, "rejected"), text)
             }
@@ -222,12 +226,14 @@ pub fn render(m: &Machine, r: &Report) -> String {
 }
 
 /// The first lines of a scenario's report, shared with `simulate`: the file, its description,
-/// and the machine it runs on.
+/// and the machine it runs on (with a note when its source collapsed switches, whose ports the
+/// P2P distances then miss).
 pub fn scenario_header(
     out: &mut String,
     scenario: &std::path::Path,
     description: Option<&str>,
     machine: &str,
+    m: &Machine,
 ) {
     let _ = writeln!(
         out,
@@ -241,4 +247,15 @@ pub fn scenario_header(
         }
     }
     let _ = writeln!(out, "{}   {}", style::paint(LABEL, "machine"), machine);
+    if m.switches_collapsed() {
+        let _ = writeln!(
+            out,
+            "          {}",
+            style::paint(
+                FAIR,
+                "this source collapses each PCIe switch into one node: P2P distances miss the \
+                 switches' ports (the kernel's are larger)"
+            )
+        );
+    }
 }

@@ -9,6 +9,8 @@ use pci_topology::{LinkEnd, Machine};
 
 use super::{negotiate, words};
 use crate::commands::simulate::{Report, acs_caveat};
+use crate::counts::count;
+use crate::limits::MAX_IMPORTERS_SHOWN;
 use crate::simulation::bind::{Action, ApertureSpec};
 use crate::simulation::timeline::{Addresses, Effect, ImporterState, Step};
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
@@ -50,7 +52,8 @@ fn addresses(m: &Machine, r: &Report, a: &Addresses) -> String {
         None => format!("{space}, no range"),
     };
     if a.ranges.len() > 1 {
-        let _ = write!(s, " (and {} more ranges)", a.ranges.len() - 1);
+        let more = count((a.ranges.len() - 1) as u64, "more range");
+        let _ = write!(s, " (and {more})");
     }
     s
 }
@@ -117,10 +120,10 @@ fn links_words(m: &Machine, r: &Report, indices: &[usize]) -> Vec<String> {
             .collect();
         if let (Some(others), true, true) = (others, same_fabric, links.len() > 1) {
             return vec![format!(
-                "{} ↔ {} ({fabric}, {} bundles)",
+                "{} ↔ {} ({fabric}, {})",
                 end(&common),
                 others.join(", "),
-                links.len()
+                count(links.len() as u64, "bundle")
             )];
         }
     }
@@ -217,9 +220,9 @@ fn effect(m: &Machine, r: &Report, e: &Effect) -> Vec<String> {
             name(importer)
         )],
         Effect::Pinned { importer, pins } => vec![format!(
-            "{} pinned the buffer ({pins} pin{})",
+            "{} pinned the buffer ({})",
             name(importer),
-            if *pins == 1 { "" } else { "s" }
+            count(*pins, "pin")
         )],
         Effect::Unpinned { importer, pins } => {
             vec![format!("{} released a pin ({pins} left)", name(importer))]
@@ -347,12 +350,7 @@ fn importer_lines(m: &Machine, r: &Report, s: &ImporterState) -> (String, String
         }
     };
     if s.pins > 0 {
-        let _ = write!(
-            mapping,
-            " · {} pin{}",
-            s.pins,
-            if s.pins == 1 { "" } else { "s" }
-        );
+        let _ = write!(mapping, " · {}", count(s.pins, "pin"));
     } else if s.pinning {
         mapping.push_str(" · pins the buffer (static)");
     }
@@ -386,6 +384,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
         &r.scenario,
         r.description.as_deref(),
         &r.source.describe(),
+        m,
     );
     let policy = b.policy.negotiation_policy();
     let _ = writeln!(
@@ -513,7 +512,7 @@ fn header(m: &Machine, r: &Report, out: &mut String) {
     }
 }
 
-fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
+fn step(m: &Machine, r: &Report, k: usize, s: &Step, before: Option<&Step>, out: &mut String) {
     let event = s.event.and_then(|e| r.bound.events.get(e));
     let mut title = match event {
         Some(e) => format!("#{k}  {}", action(m, r, &e.action)),
@@ -572,7 +571,21 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
         "{pad}{}  {buffer}",
         style::pad(&style::paint(LABEL, "buffer"), width)
     );
+    // Every importer, or in a large simulation those the event changed (a bounded number).
+    let every = s.importers.len() <= MAX_IMPORTERS_SHOWN;
+    let (mut unchanged, mut not_shown, mut shown) = (0usize, 0usize, 0usize);
     for (i, state) in s.importers.iter().enumerate() {
+        if !every {
+            if before.is_some_and(|b| b.importers.get(i) == Some(state)) {
+                unchanged += 1;
+                continue;
+            }
+            if shown == MAX_IMPORTERS_SHOWN {
+                not_shown += 1;
+                continue;
+            }
+        }
+        shown += 1;
         let (agreement, mapping) = importer_lines(m, r, state);
         let _ = writeln!(
             out,
@@ -581,6 +594,28 @@ fn step(m: &Machine, r: &Report, k: usize, s: &Step, out: &mut String) {
         );
         if !mapping.is_empty() {
             let _ = writeln!(out, "{pad}{}  {mapping}", " ".repeat(width));
+        }
+    }
+    if !every {
+        let mut rest = Vec::new();
+        if not_shown > 0 {
+            rest.push(format!(
+                "{} changed",
+                count(not_shown as u64, "more importer")
+            ));
+        }
+        if unchanged > 0 {
+            rest.push(format!("{} unchanged", count(unchanged as u64, "importer")));
+        }
+        if !rest.is_empty() {
+            let _ = writeln!(
+                out,
+                "{pad}{}",
+                style::paint(
+                    DIM,
+                    format!("({}; --format json has every state)", rest.join(", "))
+                )
+            );
         }
     }
     for v in &s.violations {
@@ -645,8 +680,10 @@ pub fn render(m: &Machine, r: &Report) -> String {
     let mut out = String::new();
     header(m, r, &mut out);
     let _ = writeln!(out, "\n{}", style::paint(HEADING, "Timeline"));
+    let mut before = None;
     for (k, s) in r.timeline.steps.iter().enumerate() {
-        step(m, r, k, s, &mut out);
+        step(m, r, k, s, before, &mut out);
+        before = Some(s);
     }
     let events = r.timeline.steps.len().saturating_sub(1);
     let refused = r
@@ -656,11 +693,7 @@ pub fn render(m: &Machine, r: &Report) -> String {
         .filter(|s| s.refusal.is_some())
         .count();
     let (all, failed) = r.expectation_counts();
-    let mut summary = format!(
-        "{} event{} run ({refused} refused)",
-        events,
-        if events == 1 { "" } else { "s" }
-    );
+    let mut summary = format!("{} run ({refused} refused)", count(events as u64, "event"));
     match r.timeline.broken() {
         Some(s) => {
             let _ = write!(
@@ -669,8 +702,8 @@ pub fn render(m: &Machine, r: &Report) -> String {
                 style::paint(
                     BAD,
                     format!(
-                        "{} invariant(s) broken after #{}: stopped there",
-                        s.violations.len(),
+                        "{} broken after #{}: stopped there",
+                        count(s.violations.len() as u64, "invariant"),
                         r.timeline
                             .steps
                             .iter()
@@ -688,17 +721,17 @@ pub fn render(m: &Machine, r: &Report) -> String {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(
-                    GOOD,
-                    format!("{n} expectation{} met", if n == 1 { "" } else { "s" })
-                )
+                style::paint(GOOD, format!("{} met", count(n as u64, "expectation")))
             );
         }
         (n, f) => {
             let _ = write!(
                 summary,
                 " · {}",
-                style::paint(BAD, format!("{f} of {n} expectations failed"))
+                style::paint(
+                    BAD,
+                    format!("{f} of {} failed", count(n as u64, "expectation"))
+                )
             );
         }
     }

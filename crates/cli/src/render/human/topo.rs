@@ -2,9 +2,10 @@
 
 use std::fmt::Write;
 
-use pci_topology::{FunctionId, HostBridgeId, LinkEnd, Machine};
+use pci_topology::{FunctionId, HostBridgeId, LinkEnd, Machine, RootDeviceUnknown};
 
 use super::words;
+use crate::counts::count;
 use crate::source::MachineSource;
 use crate::style::{self, BAD, DIM, FAIR, GOOD, HEADING, ID, LABEL};
 
@@ -16,10 +17,7 @@ pub fn render(m: &Machine, source: &MachineSource) -> String {
         let h = HostBridgeId(i as u32);
         out.push('\n');
         host_bridge(&mut out, m, h);
-        let roots = m.root_functions(h);
-        for (k, &f) in roots.iter().enumerate() {
-            node(&mut out, m, f, "", k + 1 == roots.len());
-        }
+        tree(&mut out, m, m.root_functions(h));
     }
     out.push('\n');
     private_links(&mut out, m);
@@ -44,15 +42,14 @@ fn header(out: &mut String, m: &Machine, source: &MachineSource) {
     );
     let _ = writeln!(
         out,
-        "{}      {} host bridge{}, {} functions ({} bridges, {} endpoints{})",
+        "{}      {}, {} ({}, {}{})",
         style::paint(LABEL, "pci"),
-        m.host_bridges().len(),
-        if m.host_bridges().len() == 1 { "" } else { "s" },
-        fns.len(),
-        bridges,
-        fns.len() - bridges,
+        count(m.host_bridges().len() as u64, "host bridge"),
+        count(fns.len() as u64, "function"),
+        count(bridges as u64, "bridge"),
+        count((fns.len() - bridges) as u64, "endpoint"),
         if vfs > 0 {
-            format!(", {vfs} virtual functions")
+            format!(", {}", count(vfs as u64, "virtual function"))
         } else {
             String::new()
         }
@@ -75,6 +72,45 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
         return style::paint(GOOD, "P2P through it allowed (AMD Zen or later CPU)");
     }
     let l = m.whitelist_lookup(h, true);
+    let cpu_unknown = m.cpu().p2pdma_rule().is_none();
+    let unless_zen = if cpu_unknown {
+        " unless the CPU, whose vendor the source does not give, is an AMD Zen"
+    } else {
+        ""
+    };
+    match &l.unknown {
+        Some(RootDeviceUnknown::NotListed { .. }) => {
+            let inferred = m.inferred_root_complex(true).map_or_else(String::new, |i| {
+                format!(
+                    "; inferred from the CPU, {}, not known: most likely {:04x}:{:04x}, {}",
+                    i.from_cpu,
+                    i.vendor,
+                    i.device,
+                    if i.allows {
+                        "whitelisted"
+                    } else {
+                        "not whitelisted"
+                    }
+                )
+            });
+            return style::paint(
+                FAIR,
+                format!(
+                    "P2P through it not known: the device Linux checks is not in the source{inferred}"
+                ),
+            );
+        }
+        Some(RootDeviceUnknown::IdsUnknown { function }) => {
+            return style::paint(
+                FAIR,
+                format!(
+                    "P2P through it not known: the source does not give the IDs of {}, the device Linux checks",
+                    m.name(*function)
+                ),
+            );
+        }
+        _ => {}
+    }
     match (l.device, &l.entry) {
         (Some(_), Some(e)) if e.requires_same_host_bridge => style::paint(
             GOOD,
@@ -86,7 +122,7 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
         (Some(d), None) => style::paint(
             BAD,
             format!(
-                "P2P through it refused: {} [{}] is not in the {} whitelist",
+                "P2P through it refused: {} [{}] is not in the {} whitelist{unless_zen}",
                 m.name(d),
                 m.function(d).map_or_else(String::new, |f| f.id_string()),
                 m.whitelist().release
@@ -114,7 +150,9 @@ fn host_bridge_p2p(m: &Machine, h: HostBridgeId) -> String {
             }
             None => style::paint(
                 BAD,
-                "P2P through it refused: no device to check against the whitelist",
+                format!(
+                    "P2P through it refused: no device to check against the whitelist{unless_zen}"
+                ),
             ),
         },
     }
@@ -131,8 +169,27 @@ fn host_bridge(out: &mut String, m: &Machine, h: HostBridgeId) {
     );
 }
 
-fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool) {
-    let Some(f) = m.function(id) else { return };
+/// The functions below `roots`, depth first, without recursion (a chain of any depth is drawn
+/// with an explicit stack).
+fn tree(out: &mut String, m: &Machine, roots: &[FunctionId]) {
+    // Each function with the prefix of its lines and whether it is the last of its siblings.
+    let mut stack: Vec<(FunctionId, String, bool)> = Vec::new();
+    let push = |stack: &mut Vec<_>, ids: &[FunctionId], prefix: &str| {
+        for (k, &c) in ids.iter().enumerate().rev() {
+            stack.push((c, prefix.to_owned(), k + 1 == ids.len()));
+        }
+    };
+    push(&mut stack, roots, "");
+    while let Some((id, prefix, last)) = stack.pop() {
+        if let Some(next) = node(out, m, id, &prefix, last) {
+            push(&mut stack, m.children(id), &next);
+        }
+    }
+}
+
+/// One function's lines; gives the prefix of its children's lines.
+fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool) -> Option<String> {
+    let f = m.function(id)?;
     let (branch, cont) = if last {
         ("└─ ", "   ")
     } else {
@@ -182,7 +239,7 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
         second.push(format!("virtual function of {}", m.name(pf)));
     }
     if let Some(n) = f.sriov_numvfs.filter(|&n| n > 0) {
-        second.push(format!("{n} virtual functions"));
+        second.push(count(n, "virtual function"));
     }
     if let Some(t) = f.trust.filter(|t| t.is_trusted()) {
         second.push(format!("importers trusted as {t}"));
@@ -194,10 +251,7 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
         second.push(f.os_devices.join(" "));
     }
     let _ = writeln!(out, "{detail}{}", second.join(" · "));
-    let next = format!("{prefix}{cont}");
-    for (k, &c) in kids.iter().enumerate() {
-        node(out, m, c, &next, k + 1 == kids.len());
-    }
+    Some(format!("{prefix}{cont}"))
 }
 
 fn end(m: &Machine, e: LinkEnd) -> String {
@@ -231,6 +285,10 @@ fn private_links(out: &mut String, m: &Machine) {
             let total = l
                 .total_bandwidth()
                 .map_or_else(String::new, |b| format!(", {b} in all"));
+            let nccl = l.nccl_bandwidth.map_or_else(String::new, |b| {
+                style::paint(DIM, format!(" (NCCL's figure: {b} each)"))
+            });
+            let total = format!("{total}{nccl}");
             let latency = l.latency.map_or_else(String::new, |x| format!(" · {x}"));
             let state = if l.up {
                 style::paint(GOOD, "up")

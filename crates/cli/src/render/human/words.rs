@@ -7,20 +7,13 @@ use pci_topology::{
     P2pMem,
 };
 
+use crate::counts::count;
 use crate::names::FunctionNames;
 use crate::style::{self, BAD, DIM, FAIR, GOOD};
 
-/// `15.75` (GB/s, two decimals, truncated as the core's `Bandwidth` prints).
-pub fn gbps_number(b: Bandwidth) -> String {
-    format!("{}.{:02}", b.0 / 1000, (b.0 % 1000) / 10)
-}
-
-/// `15.75 GB/s`, or `bandwidth unknown`.
+/// `15.8 GB/s` (by the one rounding rule, [`dmabuf_negotiate::Gbps`]), or `bandwidth unknown`.
 pub fn bandwidth(b: Option<Bandwidth>) -> String {
-    b.map_or_else(
-        || "bandwidth unknown".to_owned(),
-        |b| format!("{} GB/s", gbps_number(b)),
-    )
+    b.map_or_else(|| "bandwidth unknown".to_owned(), |b| b.to_string())
 }
 
 /// A size in bytes as people read it (`16 MiB`).
@@ -210,11 +203,7 @@ pub fn route(r: &Route, fabric: &dyn Fn(dmabuf_negotiate::FabricId) -> String) -
     if let Some(l) = r.latency {
         s.push_str(&format!(" · {} ns", l.0));
     }
-    s.push_str(&format!(
-        " · {} hop{}",
-        r.hops,
-        if r.hops == 1 { "" } else { "s" }
-    ));
+    s.push_str(&format!(" · {}", count(r.hops, "hop")));
     s
 }
 
@@ -226,7 +215,7 @@ mod tests {
     fn sizes_and_bandwidths() {
         assert_eq!(size(16 << 20), "16 MiB");
         assert_eq!(size(1000), "1000 bytes");
-        assert_eq!(gbps_number(Bandwidth(15_753)), "15.75");
+        assert_eq!(bandwidth(Some(Bandwidth(15_753))), "15.8 GB/s");
         assert_eq!(bandwidth(None), "bandwidth unknown");
     }
 }

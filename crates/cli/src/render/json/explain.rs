@@ -1,6 +1,8 @@
 //! `explain --format json` (docs/json-output.md, "explain").
 
-use pci_topology::{FunctionId, HostBridgeCheck, Machine, MapType, WhitelistLookup};
+use pci_topology::{
+    FunctionId, HostBridgeCheck, Machine, MapType, RootDeviceUnknown, UnknownFact, WhitelistLookup,
+};
 use serde::Serialize;
 
 use super::vocab;
@@ -37,8 +39,18 @@ pub struct Explain {
     pub host_bridge: Option<HostBridge>,
     /// The CPU rule.
     pub cpu: Cpu,
-    /// The verdict (unknown ACS taken as off).
+    /// The verdict with what the source shows: unknown ACS taken as off, an unknown host-bridge
+    /// device as not whitelisted, an unknown CPU as not an AMD Zen.
     pub map_type: &'static str,
+    /// Whether the source gives every fact the verdict depends on (then `possible_map_types`
+    /// holds `map_type` alone).
+    pub verdict_known: bool,
+    /// Every map type the unknown facts allow, best first.
+    pub possible_map_types: Vec<&'static str>,
+    /// The facts the verdict depends on that the source does not give.
+    pub unknown_facts: Vec<Fact>,
+    /// Every outcome those facts allow, with when; one unconditional outcome when known.
+    pub outcomes: Vec<OutcomeOut>,
     /// `pci_p2pdma_distance()`: -1 when not supported.
     pub distance: i64,
     /// The distance computed, also when not supported.
@@ -56,6 +68,71 @@ pub struct Explain {
     pub port_type_unknown: Vec<Unchecked>,
     /// The decision as sentences, in the kernel's order.
     pub reasons: Vec<String>,
+}
+
+/// A fact the source does not give.
+#[derive(Serialize, Debug)]
+pub struct Fact {
+    /// `acs-redirect`, `host-bridge-device` or `amd-zen-cpu`.
+    pub fact: &'static str,
+    /// What is not known, in words.
+    pub description: String,
+    /// How to learn it.
+    pub how_to_know: String,
+    /// For `acs-redirect`: the functions whose ACS state is unknown.
+    pub functions: Vec<String>,
+    /// For `acs-redirect`: whether switch ports the source left out are on the path too.
+    pub collapsed_ports: bool,
+    /// For `host-bridge-device`: the host bridge.
+    pub host_bridge: Option<String>,
+    /// For `host-bridge-device`: why its device is unknown, `not-listed`, `ids-unknown` or
+    /// `port-type-unknown`.
+    pub why: Option<&'static str>,
+    /// For `host-bridge-device`: the device the CPU model suggests (an inference, not a fact of
+    /// the source), or null.
+    pub inferred: Option<Inferred>,
+}
+
+/// The root complex a CPU model suggests.
+#[derive(Serialize, Debug)]
+pub struct Inferred {
+    /// `vvvv:dddd`.
+    pub device: String,
+    /// Its name in the PCI ID database.
+    pub name: &'static str,
+    /// The CPU it is inferred from, in words.
+    pub from_cpu: String,
+    /// The whitelist entry it matches, or null.
+    pub whitelist_entry: Option<String>,
+    /// Whether that entry lets this traffic through.
+    pub allows: bool,
+}
+
+/// One outcome.
+#[derive(Serialize, Debug)]
+pub struct OutcomeOut {
+    /// The map type.
+    pub map_type: &'static str,
+    /// `pci_p2pdma_distance()` in this outcome: -1 when not supported.
+    pub distance: i64,
+    /// When: any one of the alternatives, each a list of fact values that all hold; empty when
+    /// unconditional.
+    pub when: Vec<Vec<Assumed>>,
+    /// `when` in words.
+    pub text: String,
+    /// Whether it is the outcome the inferred facts point at.
+    pub inferred: bool,
+}
+
+/// A value taken by one fact.
+#[derive(Serialize, Debug)]
+pub struct Assumed {
+    /// Index in `unknown_facts`.
+    pub fact: usize,
+    /// Whether the fact holds.
+    pub holds: bool,
+    /// In words.
+    pub text: String,
 }
 
 /// A device named in the document.
@@ -93,8 +170,10 @@ pub struct Lookup {
     pub device: Option<String>,
     /// The matching entry as text, or null.
     pub entry: Option<String>,
-    /// Whether the lookup allows the traffic.
+    /// Whether the lookup allows the traffic (with what the source shows).
     pub whitelisted: bool,
+    /// Whether the source tells which device Linux checks and its IDs.
+    pub device_known: bool,
 }
 
 /// The host-bridge step.
@@ -117,12 +196,14 @@ pub struct HostBridge {
 /// The CPU rule.
 #[derive(Serialize, Debug)]
 pub struct Cpu {
-    /// Vendor as text, or null.
+    /// `intel`, `amd`, `hygon`, another vendor string, or null (as in `topo`).
     pub vendor: Option<String>,
     /// Family, or null.
     pub family: Option<u32>,
-    /// Whether the rule (x86 AMD, family >= 0x17) applies.
+    /// Whether the rule (x86 AMD, family >= 0x17) applies (false when not known).
     pub zen_rule: bool,
+    /// Whether the source tells whether it applies.
+    pub zen_rule_known: bool,
 }
 
 /// The route.
@@ -224,7 +305,51 @@ fn lookup(m: &Machine, l: &WhitelistLookup) -> Lookup {
         device: l.device.map(|d| m.name(d)),
         entry: l.entry.as_ref().map(ToString::to_string),
         whitelisted: l.whitelisted,
+        device_known: l.unknown.is_none(),
     }
+}
+
+fn fact(m: &Machine, f: &UnknownFact) -> Fact {
+    let mut out = Fact {
+        fact: f.kind(),
+        description: f.describe(m),
+        how_to_know: f.how_to_know(m),
+        functions: Vec::new(),
+        collapsed_ports: false,
+        host_bridge: None,
+        why: None,
+        inferred: None,
+    };
+    match f {
+        UnknownFact::AcsRedirect {
+            functions,
+            collapsed_ports,
+        } => {
+            out.functions = functions.iter().map(|&x| m.name(x)).collect();
+            out.collapsed_ports = *collapsed_ports;
+        }
+        UnknownFact::HostBridgeDevice {
+            host_bridge,
+            why,
+            inferred,
+        } => {
+            out.host_bridge = m.host_bridge(*host_bridge).map(|h| h.sysfs_name());
+            out.why = Some(match why {
+                RootDeviceUnknown::NotListed { .. } => "not-listed",
+                RootDeviceUnknown::IdsUnknown { .. } => "ids-unknown",
+                RootDeviceUnknown::PortTypeUnknown { .. } => "port-type-unknown",
+            });
+            out.inferred = inferred.as_ref().map(|i| Inferred {
+                device: format!("{:04x}:{:04x}", i.vendor, i.device),
+                name: i.name,
+                from_cpu: i.from_cpu.clone(),
+                whitelist_entry: i.entry.as_ref().map(ToString::to_string),
+                allows: i.allows,
+            });
+        }
+        UnknownFact::AmdZenCpu => {}
+    }
+    out
 }
 
 fn host_bridge(m: &Machine, h: &HostBridgeCheck) -> HostBridge {
@@ -270,14 +395,41 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
         disable_acs_redir: v.disable_acs_redir.clone(),
         host_bridge: v.host_bridge.as_ref().map(|h| host_bridge(m, h)),
         cpu: Cpu {
-            vendor: match &cpu.vendor {
-                pci_topology::CpuVendor::Unknown => None,
-                other => Some(other.to_string()),
-            },
+            vendor: vocab::cpu_vendor(&cpu.vendor),
             family: cpu.family,
             zen_rule: cpu.supports_p2pdma(),
+            zen_rule_known: cpu.p2pdma_rule().is_some(),
         },
         map_type: vocab::map_type(v.map_type),
+        verdict_known: v.is_known(),
+        possible_map_types: v.possible().iter().map(vocab::map_type).collect(),
+        unknown_facts: v.unknowns.iter().map(|f| fact(m, f)).collect(),
+        outcomes: v
+            .outcomes
+            .iter()
+            .map(|o| OutcomeOut {
+                map_type: vocab::map_type(o.map_type),
+                distance: kernel_distance(o.map_type, v.distance),
+                when: o
+                    .when
+                    .iter()
+                    .map(|alt| {
+                        alt.iter()
+                            .map(|a| Assumed {
+                                fact: a.fact,
+                                holds: a.holds,
+                                text: v
+                                    .unknowns
+                                    .get(a.fact)
+                                    .map_or_else(String::new, |f| f.assumed(m, a.holds)),
+                            })
+                            .collect()
+                    })
+                    .collect(),
+                text: o.describe_when(m, &v.unknowns),
+                inferred: o.is_inferred(&v.unknowns),
+            })
+            .collect(),
         distance: kernel_distance(v.map_type, v.distance),
         path_distance: v.distance,
         map_type_if_acs_on: v.if_acs_on.map(vocab::map_type),
@@ -305,13 +457,20 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
                 distance: kernel_distance(c.map_type, c.distance),
             })
             .collect(),
-        port_type_unknown: x
-            .unchecked
+        port_type_unknown: v
+            .unknowns
             .iter()
-            .map(|u| Unchecked {
-                bdf: m.name(u.function),
-                whitelist_entry: u.entry.as_ref().map(ToString::to_string),
-                map_type_if_root_port: vocab::map_type(u.map_type),
+            .enumerate()
+            .filter_map(|(i, f)| match f {
+                UnknownFact::HostBridgeDevice {
+                    why: RootDeviceUnknown::PortTypeUnknown { function, entry },
+                    ..
+                } => Some(Unchecked {
+                    bdf: m.name(*function),
+                    whitelist_entry: Some(entry.to_string()),
+                    map_type_if_root_port: vocab::map_type(v.map_type_if(&[i])),
+                }),
+                _ => None,
             })
             .collect(),
         reasons: v.reasons(m),

@@ -14,8 +14,17 @@ pub struct Pair {
     pub provider: String,
     /// Bus id of the function doing the DMA.
     pub client: String,
-    /// `bus-addr`, `thru-host-bridge` or `not-supported` (unknown ACS taken as off).
+    /// `bus-addr`, `thru-host-bridge` or `not-supported`, with what the source shows (unknown
+    /// ACS taken as off, an unknown host-bridge device as not whitelisted, an unknown CPU as
+    /// not an AMD Zen).
     pub map_type: &'static str,
+    /// Whether the source gives every fact the verdict depends on.
+    pub verdict_known: bool,
+    /// Every map type those facts allow, best first (`explain` says when each happens).
+    pub possible_map_types: Vec<&'static str>,
+    /// Whether the source collapsed PCIe switches (NCCL files): the distances then miss the
+    /// switches' ports (the kernel's are larger) and the class counts each switch once.
+    pub switches_collapsed: bool,
     /// The kernel's `pci_p2pdma_distance()`: -1 when not supported.
     pub distance: i64,
     /// The distance `calc_map_type_and_dist()` computes, also for a refused pair.
@@ -48,6 +57,9 @@ pub fn build(m: &Machine, x: &Matrix) -> Vec<Pair> {
                 provider: m.name(c.provider),
                 client: m.name(c.client),
                 map_type: vocab::map_type(v.map_type()),
+                verdict_known: v.is_known(),
+                possible_map_types: v.possible().iter().map(vocab::map_type).collect(),
+                switches_collapsed: m.switches_collapsed(),
                 distance: match v.map_type() {
                     MapType::NotSupported => -1,
                     _ => i64::from(v.distance()),

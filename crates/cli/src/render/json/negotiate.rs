@@ -57,8 +57,8 @@ pub struct Offer {
     pub numa_node: Option<u16>,
     /// BAR index, or null.
     pub bar: Option<u8>,
-    /// BAR slice offset, or null.
-    pub offset: Option<u64>,
+    /// BAR slice offset as a hex string, or null.
+    pub offset: Option<String>,
     /// BAR slice length, or null.
     pub len: Option<u64>,
     /// VRAM instance, or null.
@@ -159,7 +159,7 @@ pub fn offer(o: &OfferSpec) -> Offer {
         memory,
         numa_node,
         bar: o.bar.map(|b| b.0),
-        offset: o.bar.map(|b| b.1),
+        offset: o.bar.map(|b| vocab::address(b.1)),
         len: o.bar.map(|b| b.2),
         instance: o.instance,
         fabric: o.fabric.clone(),

@@ -548,7 +548,7 @@ impl Cx<'_> {
                 .ranges
                 .iter()
                 .map(|&(start, len)| RangeOut {
-                    start: format!("{start:#x}"),
+                    start: vocab::address(start),
                     len,
                 })
                 .collect(),
@@ -808,8 +808,8 @@ impl Cx<'_> {
 fn aperture(a: &ApertureSpec) -> ApertureOut {
     ApertureOut {
         bar: a.bar,
-        cpu: format!("{:#x}", a.cpu),
-        bus: format!("{:#x}", a.bus),
+        cpu: vocab::address(a.cpu),
+        bus: vocab::address(a.bus),
         len: a.len,
         from: if a.from_machine {
             "machine"
@@ -832,7 +832,7 @@ pub fn build(m: &Machine, r: &Report) -> Simulation {
             let (instance, offset, numa_node, phys, bar, len) = match p.placement {
                 dmabuf_negotiate::Placement::Vram { vram, offset } => (
                     Some(vram.instance),
-                    Some(format!("{:#x}", offset.raw())),
+                    Some(vocab::address(offset.raw())),
                     None,
                     None,
                     None,
@@ -842,13 +842,13 @@ pub fn build(m: &Machine, r: &Report) -> Simulation {
                     None,
                     None,
                     numa_node,
-                    Some(format!("{:#x}", phys.raw())),
+                    Some(vocab::address(phys.raw())),
                     None,
                     None,
                 ),
                 dmabuf_negotiate::Placement::Bar(s) => (
                     None,
-                    Some(format!("{:#x}", s.offset)),
+                    Some(vocab::address(s.offset)),
                     None,
                     None,
                     Some(s.bar),
@@ -884,7 +884,7 @@ pub fn build(m: &Machine, r: &Report) -> Simulation {
                     .iter()
                     .map(|w| FabricWindowOut {
                         fabric: r.fabric(m, w.fabric),
-                        iova: format!("{:#x}", w.iova),
+                        iova: vocab::address(w.iova),
                         len: w.len,
                     })
                     .collect(),

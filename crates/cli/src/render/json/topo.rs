@@ -1,6 +1,6 @@
 //! `topo --format json`: the machine (docs/json-output.md, "topo").
 
-use pci_topology::{CpuVendor, Function, FunctionId, HostBridgeId, LinkEnd, LinkStatus, Machine};
+use pci_topology::{Function, FunctionId, HostBridgeId, LinkEnd, LinkStatus, Machine};
 use serde::Serialize;
 
 use super::vocab::{self, Source};
@@ -41,8 +41,12 @@ pub struct Cpu {
     pub model: Option<u32>,
     /// `model name`, or null.
     pub model_name: Option<String>,
-    /// Whether Linux's AMD Zen rule allows P2P through any host bridge.
+    /// Whether Linux's AMD Zen rule allows P2P through any host bridge (false when not known).
     pub zen_rule: bool,
+    /// Whether the source tells whether the rule applies.
+    pub zen_rule_known: bool,
+    /// `x86`, `arm`, `power`, `s390`, another architecture name, or null.
+    pub arch: Option<String>,
 }
 
 /// A host bridge.
@@ -60,8 +64,15 @@ pub struct HostBridgeOut {
     pub whitelist_device: Option<String>,
     /// The matching whitelist entry as text, or null.
     pub whitelist_entry: Option<String>,
-    /// Whether P2P may go through this host bridge (within it): whitelisted or the Zen rule.
+    /// Whether P2P may go through this host bridge (within it): whitelisted or the Zen rule,
+    /// with what the source shows.
     pub p2p_through: bool,
+    /// Whether the source tells `p2p_through` (it may not give the device Linux checks, or
+    /// the CPU vendor).
+    pub p2p_through_known: bool,
+    /// Whether the source lists every function on the root bus (false: NCCL files, `lstopo`
+    /// without `--whole-io`; the device Linux checks is then unknown unless one is at 00.0).
+    pub root_bus_complete: bool,
 }
 
 /// A link's state.
@@ -196,10 +207,13 @@ pub struct PrivateLinkOut {
     pub b: String,
     /// Parallel links.
     pub count: u16,
-    /// Per link, per direction, GB/s, or null.
+    /// Per link, per direction, GB/s: the hardware's figure, or null.
     pub bandwidth_gbps: Option<f64>,
     /// Whole bundle, or null.
     pub total_bandwidth_gbps: Option<f64>,
+    /// NCCL's own figure per link, per direction (what NCCL plans with), when the source is an
+    /// NCCL file; null otherwise.
+    pub nccl_bandwidth_gbps: Option<f64>,
     /// Latency in ns, or null.
     pub latency_ns: Option<u32>,
     /// Up.
@@ -272,7 +286,7 @@ fn function(m: &Machine, id: FunctionId, f: &Function) -> FunctionOut {
             .iter()
             .map(|b| BarOut {
                 index: b.index,
-                start: format!("{:#x}", b.start),
+                start: vocab::address(b.start),
                 size: b.size(),
                 memory: b.is_memory(),
                 prefetchable: b.is_prefetchable(),
@@ -295,17 +309,13 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
     Topo {
         source: Source::of(source),
         cpu: Cpu {
-            vendor: match &cpu.vendor {
-                CpuVendor::Intel => Some("intel".to_owned()),
-                CpuVendor::Amd => Some("amd".to_owned()),
-                CpuVendor::Hygon => Some("hygon".to_owned()),
-                CpuVendor::Other(s) => Some(s.clone()),
-                CpuVendor::Unknown => None,
-            },
+            vendor: vocab::cpu_vendor(&cpu.vendor),
             family: cpu.family,
             model: cpu.model,
             model_name: cpu.model_name.clone(),
             zen_rule: cpu.supports_p2pdma(),
+            zen_rule_known: cpu.p2pdma_rule().is_some(),
+            arch: cpu.arch.as_ref().map(|a| a.name().to_owned()),
         },
         switches_collapsed: m.switches_collapsed(),
         iommu_groups_known: m.iommu_groups_known(),
@@ -324,6 +334,9 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
                     whitelist_device: l.device.map(|d| m.name(d)),
                     whitelist_entry: l.entry.as_ref().map(ToString::to_string),
                     p2p_through: cpu.supports_p2pdma() || l.whitelisted,
+                    p2p_through_known: m.host_bridge_allows(HostBridgeId(i as u32))
+                        != pci_topology::Tristate::Unknown,
+                    root_bus_complete: hb.root_bus_complete,
                 }
             })
             .collect(),
@@ -348,6 +361,7 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
                         count: l.count,
                         bandwidth_gbps: l.bandwidth.map(vocab::gbps),
                         total_bandwidth_gbps: l.total_bandwidth().map(vocab::gbps),
+                        nccl_bandwidth_gbps: l.nccl_bandwidth.map(vocab::gbps),
                         latency_ns: l.latency.map(|x| x.0),
                         up: l.up,
                     })

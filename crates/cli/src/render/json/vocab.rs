@@ -3,7 +3,7 @@
 //! inside the crates cannot change the output by accident.
 
 use dmabuf_negotiate::{Bandwidth, HostBridgeCause, HostBridgeRefusal, RouteKind, Tier, Trust};
-use pci_topology::{Acs, Bdf, LinkSpeed, MapType, NvClass, PortType};
+use pci_topology::{Acs, Bdf, CpuVendor, LinkSpeed, MapType, NvClass, PortType};
 use serde::Serialize;
 
 /// A bus id as text: `0000:03:00.0`.
@@ -65,6 +65,24 @@ pub fn gbps(b: Bandwidth) -> f64 {
 /// Gigatransfers per second from a lane rate.
 pub fn gts(s: LinkSpeed) -> f64 {
     f64::from(s.0) / 1000.0
+}
+
+/// A CPU vendor: `intel`, `amd`, `hygon`, another vendor's string as the source gives it, or
+/// null when unknown. The same in `topo` and `explain`.
+pub fn cpu_vendor(v: &CpuVendor) -> Option<String> {
+    match v {
+        CpuVendor::Intel => Some("intel".to_owned()),
+        CpuVendor::Amd => Some("amd".to_owned()),
+        CpuVendor::Hygon => Some("hygon".to_owned()),
+        CpuVendor::Other(s) => Some(s.clone()),
+        CpuVendor::Unknown => None,
+    }
+}
+
+/// An address or an offset as a hex string (`"0x39e004000000"`): they do not all fit a JSON
+/// number exactly. Lengths and sizes stay integers.
+pub fn address(v: u64) -> String {
+    format!("{v:#x}")
 }
 
 /// A 16-bit ID as four hex digits.
