@@ -12,7 +12,9 @@ read them from the attachment, and the kernel's events in the kernel's order (at
 unmap, move, revoke, detach: the operations, not their outcomes). It runs the scenario on the
 saved sysfs and compares each event: outcome, refusal code, the chosen interconnect (attach,
 map), the generation (the mapping's for a map, the buffer's for a move or a revoke) and, for a
-map, the DMA address the importer was given. Every disagreement is printed, and so is every
+map, the DMA address the importer was given; the kernel's own invariant check
+(`invariants=ok`, the lifecycle's `Monitor` after every event) must have held. Every
+disagreement is printed, and so is every
 failed dmabufctl step and every kernel `WARNING:`, `BUG:` or `Oops` in the guest's dmesg (each
 fails the exit status too). The last line is
 `dma-buf events: A/B agree`; exit status 0 only when A = B > 0.
@@ -121,6 +123,8 @@ def compare(k, s):
     """The differences between one kernel event and the simulated one, as words."""
     diffs = []
     op = k.get("op")
+    if k.get("invariants", "ok") != "ok":
+        diffs.append(f"the kernel's invariant check said {k['invariants']}")
     if s["action"]["kind"] != op:
         return [f"the kernel did {op}, the simulation {s['action']['kind']}"]
     if k.get("outcome") != s["outcome"]:
