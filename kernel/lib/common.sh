@@ -39,6 +39,17 @@ chroot_mount() {
   trap 'for m in $KMOUNTED; do umount -l "$m" 2>/dev/null || true; done' EXIT
 }
 
+# Unmounts whatever an earlier, interrupted run left mounted in the chroot; refuses to go on
+# while something is still mounted there (a recursive delete would reach into it).
+chroot_unmount_all() {
+  for _m in "$R/repo" "$R/dev" "$R/proc"; do
+    if mountpoint -q "$_m" 2>/dev/null; then umount -l "$_m" || die "cannot unmount $_m"; fi
+  done
+  for _m in "$R/repo" "$R/dev" "$R/proc"; do
+    if mountpoint -q "$_m" 2>/dev/null; then die "$_m is still mounted"; fi
+  done
+}
+
 # The Debian mirror apt already uses on this machine.
 debian_mirror() {
   _uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1)
@@ -46,6 +57,3 @@ debian_mirror() {
   [ -n "$_uri" ] || die "no Debian mirror configured in apt"
   echo "$_uri"
 }
-
-# key FILE...: a short content hash of the files (what a cached step was made from).
-key() { cat "$@" | sha256sum | cut -c1-16; }

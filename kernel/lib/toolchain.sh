@@ -7,11 +7,14 @@ bison libelf-dev libssl-dev cpio python3 xz-utils kmod dwarves busybox-static ru
 qemu-system-x86 ipxe-qemu"
 
 toolchain() {
-  command -v debootstrap >/dev/null || timed host-apt apt-get install -y --no-install-recommends debootstrap >"$LOGS/host-apt.log" 2>&1 \
-    || die "apt-get install debootstrap failed (log: $LOGS/host-apt.log)"
+  if ! command -v debootstrap >/dev/null; then
+    { apt-get install -y --no-install-recommends debootstrap || { apt-get update && apt-get install -y --no-install-recommends debootstrap; }; } \
+      >"$LOGS/host-apt.log" 2>&1 || die "apt-get install debootstrap failed (log: $LOGS/host-apt.log)"
+  fi
   if [ ! -e "$R/.debootstrap-done" ]; then
     _mirror=$(debian_mirror)
     log "debootstrap sid from $_mirror into $R"
+    chroot_unmount_all
     rm -rf "$R"
     timed debootstrap debootstrap --variant=minbase sid "$R" "$_mirror" >"$LOGS/debootstrap.log" 2>&1 \
       || die "debootstrap failed (log: $LOGS/debootstrap.log)"

@@ -60,6 +60,44 @@ fn check(path: &Path) -> usize {
         );
         n += 1;
     }
+    n + check_distances(path, &src, &m)
+}
+
+/// Archives made by `kernel/run` also hold `distances`: what `pci_p2pdma_distance_many()`
+/// answered, inside the booted kernel, for every (p2pmem provider, PCI function that is not a
+/// bridge), -1 when it refused. The prediction must be the same number. Returns the lines
+/// compared (0 without the file).
+fn check_distances(path: &Path, src: &ArchiveSource, m: &pci_topology::Machine) -> usize {
+    let Some(bytes) = src.file("distances") else {
+        return 0;
+    };
+    let mut n = 0;
+    for line in String::from_utf8_lossy(bytes).lines().filter(|l| !l.trim().is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(parts.len(), 3, "{}: bad distances line {line:?}", path.display());
+        let find = |s: &str| {
+            let bdf: Bdf = s.parse().unwrap();
+            m.find(bdf)
+                .unwrap_or_else(|| panic!("{}: {bdf} not loaded", path.display()))
+        };
+        let kernel: i64 = parts[2].parse().unwrap();
+        let v = m.p2p_verdict(find(parts[0]), find(parts[1])).unwrap();
+        let predicted = if v.map_type == MapType::NotSupported {
+            -1
+        } else {
+            i64::from(v.distance)
+        };
+        assert_eq!(
+            predicted,
+            kernel,
+            "{}: {line}\npredicted {} distance {}\n{}",
+            path.display(),
+            v.map_type,
+            v.distance,
+            v.reasons(m).join("\n")
+        );
+        n += 1;
+    }
     n
 }
 
@@ -184,4 +222,31 @@ fn own_snapshots_explain_what_they_were_made_for() {
         .p2p_verdict(id(&m, "0000:01:00.0"), id(&m, "0000:81:00.0"))
         .unwrap();
     assert_eq!((v.map_type, v.distance), (MapType::ThruHostBridge, 4));
+}
+
+/// SR-IOV, from kernel/run's archives: a virtual function is treated as its physical function
+/// (its upstream bridge is the PF's), so VFs below the CMB's switch reach it with bus addresses,
+/// and those on another root port cross the host bridge, refused on Intel, allowed on Zen.
+#[test]
+fn sriov_virtual_functions_reach_as_their_physical_function() {
+    let m = own("sriov-igb");
+    let cmb = id(&m, "0000:03:00.0");
+    let near_vf = id(&m, "0000:04:10.0");
+    assert_eq!(
+        m.function(near_vf).unwrap().physfn,
+        Some(id(&m, "0000:04:00.0"))
+    );
+    let v = m.p2p_verdict(cmb, near_vf).unwrap();
+    assert_eq!((v.map_type, v.distance), (MapType::BusAddr, 4));
+    let far_vf = id(&m, "0000:05:10.0");
+    assert_eq!(
+        m.p2p_verdict(cmb, far_vf).unwrap().map_type,
+        MapType::NotSupported
+    );
+    let m = own("sriov-igb-zen");
+    let v = m
+        .p2p_verdict(id(&m, "0000:03:00.0"), id(&m, "0000:05:10.0"))
+        .unwrap();
+    assert_eq!(v.map_type, MapType::ThruHostBridge);
+    assert!(v.cpu_rule_applied());
 }

@@ -1,0 +1,1 @@
+../../crates/topology/tests/oracle/topologies/acs-common-ancestor-zen.sh

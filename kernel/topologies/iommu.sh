@@ -1,0 +1,1 @@
+../../crates/topology/tests/oracle/topologies/iommu.sh

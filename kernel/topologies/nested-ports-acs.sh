@@ -1,0 +1,1 @@
+../../crates/topology/tests/oracle/topologies/nested-ports-acs.sh
