@@ -377,7 +377,11 @@ impl<T: Exporter> OpsTable<T> {
     unsafe extern "C" fn pin_op(attach: *mut bindings::dma_buf_attachment) -> core::ffi::c_int {
         // SAFETY: the core calls `pin` with a live attachment of our buffer, lock held.
         let (exporter, attachment, resv) = unsafe {
-            (Self::exporter((*attach).dmabuf), Self::attachment(attach), Held::assume())
+            (
+                Self::exporter((*attach).dmabuf),
+                Self::attachment(attach),
+                Held::assume(),
+            )
         };
         match exporter.pin(&resv, &attachment) {
             Ok(()) => 0,
@@ -391,7 +395,11 @@ impl<T: Exporter> OpsTable<T> {
     unsafe extern "C" fn unpin_op(attach: *mut bindings::dma_buf_attachment) {
         // SAFETY: as for `pin_op`.
         let (exporter, attachment, resv) = unsafe {
-            (Self::exporter((*attach).dmabuf), Self::attachment(attach), Held::assume())
+            (
+                Self::exporter((*attach).dmabuf),
+                Self::attachment(attach),
+                Held::assume(),
+            )
         };
         exporter.unpin(&resv, &attachment);
     }
@@ -405,7 +413,11 @@ impl<T: Exporter> OpsTable<T> {
     ) -> *mut bindings::sg_table {
         // SAFETY: the core calls `map_dma_buf` with a live attachment, lock held.
         let (exporter, attachment, resv) = unsafe {
-            (Self::exporter((*attach).dmabuf), Self::attachment(attach), Held::assume())
+            (
+                Self::exporter((*attach).dmabuf),
+                Self::attachment(attach),
+                Held::assume(),
+            )
         };
         match exporter.map(&resv, &attachment) {
             Ok(table) => table.into_raw(),

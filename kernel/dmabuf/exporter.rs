@@ -32,9 +32,9 @@ use core::fmt;
 
 use dmabuf_negotiate::mapping::{BarAddresses, Mapping, PciBarMapping};
 use dmabuf_negotiate::{
-    AttachmentId, BarAperture, BarSlice, Buffer, BusAddr, BusWindow, DeviceId, ExporterPolicy,
-    Importer, ImporterOffer, LifecycleError, Monitor, Offering, PhysAddr, Placement, Platform,
-    RouteKind, Apertures,
+    Apertures, AttachmentId, BarAperture, BarSlice, Buffer, BusAddr, BusWindow, DeviceId,
+    ExporterPolicy, Importer, ImporterOffer, LifecycleError, Monitor, Offering, PhysAddr,
+    Placement, Platform, RouteKind,
 };
 use kernel::bindings;
 use kernel::ioctl::{_IO, _IOC_SIZE, _IOW, _IOWR};
@@ -167,7 +167,9 @@ fn device_id(dev: *mut bindings::device) -> Option<DeviceId> {
     if name.len() != 12 || bus > 0xff || slot > 0x1f || function > 7 {
         return None;
     }
-    Some(DeviceId((domain << 16) | (bus << 8) | (slot << 3) | function))
+    Some(DeviceId(
+        (domain << 16) | (bus << 8) | (slot << 3) | function,
+    ))
 }
 
 // SAFETY: a counted reference to a `struct pci_dev` may be used and put from any thread; its
@@ -233,7 +235,10 @@ impl CmbBuffer {
             .place_with(ram_placement, at_ram)
             .revocable(true);
         let buffer = Buffer::new(size as u64, policy).map_err(|e| {
-            pr_err!("dmabuf-ic: the exporter policy is refused: {}\n", format_args!("{e}"));
+            pr_err!(
+                "dmabuf-ic: the exporter policy is refused: {}\n",
+                format_args!("{e}")
+            );
             EINVAL
         })?;
         Arc::pin_init(
@@ -278,7 +283,10 @@ impl CmbBuffer {
 
     /// Checks the invariants after an event and logs any broken one.
     fn check(state: &mut State) -> &'static str {
-        match state.monitor.observe(&state.buffer, &Platform::new(&KernelFabric)) {
+        match state
+            .monitor
+            .observe(&state.buffer, &Platform::new(&KernelFabric))
+        {
             Ok(found) if found.is_empty() => "ok",
             Ok(found) => {
                 for v in found.iter() {
@@ -378,7 +386,10 @@ impl Exporter for CmbBuffer {
     fn attach(&self, buffer: &Exported<Self>, attachment: &Attachment<'_>) -> Result<usize> {
         let dev = device_id(attachment.device()).ok_or(ENODEV)?;
         let p2p = attachment.peer2peer();
-        let both = [ImporterOffer::pci_bar(dev), ImporterOffer::dma_addr(dev, true)];
+        let both = [
+            ImporterOffer::pci_bar(dev),
+            ImporterOffer::dma_addr(dev, true),
+        ];
         let plain = [ImporterOffer::dma_addr(dev, false)];
         let offers: &[ImporterOffer<'_>] = if p2p { &both } else { &plain };
         let importer = if attachment.dynamic() {
@@ -408,7 +419,11 @@ impl Exporter for CmbBuffer {
                     route_name(attached.agreed.route().kind),
                     state.buffer.generation().get(),
                     to.name(),
-                    if attached.migration.is_some() { "yes" } else { "no" },
+                    if attached.migration.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
                     invariants,
                 ));
                 // The importers' callbacks unmap, which takes the state lock: release it first.
@@ -447,7 +462,11 @@ impl Exporter for CmbBuffer {
         let state = &mut *guard;
         if let Some(id) = Self::attachment_id(state, attachment) {
             state.events += 1;
-            let outcome = if state.buffer.detach(id).is_ok() { "ok" } else { "refused" };
+            let outcome = if state.buffer.detach(id).is_ok() {
+                "ok"
+            } else {
+                "refused"
+            };
             let invariants = Self::check(state);
             event(format_args!(
                 "event={} op=detach attachment={} outcome={} invariants={}",
@@ -482,15 +501,27 @@ impl Exporter for CmbBuffer {
         };
         let at = self.where_is(state.buffer.placement());
         let range = match state.buffer.mapping(&mapped.handle) {
-            Ok(Mapping::DmaAddr(m)) => m.addresses_for(dev).ok().and_then(|r| r.first()).map(|r| (r.start().raw(), r.len())),
+            Ok(Mapping::DmaAddr(m)) => m
+                .addresses_for(dev)
+                .ok()
+                .and_then(|r| r.first())
+                .map(|r| (r.start().raw(), r.len())),
             Ok(Mapping::PciBar(PciBarMapping {
                 addresses: BarAddresses::Bus(m),
                 ..
-            })) => m.addresses_for(dev).ok().and_then(|r| r.first()).map(|r| (r.start().raw(), r.len())),
+            })) => m
+                .addresses_for(dev)
+                .ok()
+                .and_then(|r| r.first())
+                .map(|r| (r.start().raw(), r.len())),
             Ok(Mapping::PciBar(PciBarMapping {
                 addresses: BarAddresses::Dma(m),
                 ..
-            })) => m.addresses_for(dev).ok().and_then(|r| r.first()).map(|r| (r.start().raw(), r.len())),
+            })) => m
+                .addresses_for(dev)
+                .ok()
+                .and_then(|r| r.first())
+                .map(|r| (r.start().raw(), r.len())),
             _ => None,
         };
         let checked = range.ok_or(EINVAL).and_then(|(dma, len)| {
@@ -540,7 +571,11 @@ impl Exporter for CmbBuffer {
             .and_then(|a| a.held());
         if let (Some(id), Some(handle)) = (id, handle) {
             state.events += 1;
-            let outcome = if state.buffer.unmap(&handle).is_ok() { "ok" } else { "refused" };
+            let outcome = if state.buffer.unmap(&handle).is_ok() {
+                "ok"
+            } else {
+                "refused"
+            };
             let invariants = Self::check(state);
             event(format_args!(
                 "event={} op=unmap attachment={} outcome={outcome} generation={} \
@@ -607,7 +642,14 @@ fn pci_name(id: DeviceId) -> impl fmt::Display {
     impl fmt::Display for Bdf {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             let d = self.0;
-            write!(f, "{:04x}:{:02x}:{:02x}.{}", d >> 16, (d >> 8) & 0xff, (d >> 3) & 0x1f, d & 7)
+            write!(
+                f,
+                "{:04x}:{:02x}:{:02x}.{}",
+                d >> 16,
+                (d >> 8) & 0xff,
+                (d >> 3) & 0x1f,
+                d & 7
+            )
         }
     }
     Bdf(id.0)
@@ -674,7 +716,9 @@ impl ExporterFile {
     /// namespace's controller DMAs into the buffer's current pages.
     fn fill(&self, arg: UserPtr) -> Result {
         let mut path = [0u8; 64];
-        UserSlice::new(arg, path.len()).reader().read_slice(&mut path)?;
+        UserSlice::new(arg, path.len())
+            .reader()
+            .read_slice(&mut path)?;
         let end = path.iter().position(|&c| c == 0).ok_or(EINVAL)?;
         let path = core::ffi::CStr::from_bytes_with_nul(&path[..=end]).map_err(|_| EINVAL)?;
         self.with_export(|export| {
@@ -689,7 +733,9 @@ impl ExporterFile {
             pages.fill(0xa5);
             let flags = (bindings::O_RDONLY | bindings::O_DIRECT) as i32;
             // SAFETY: a NUL-terminated path; returns a file or an error pointer.
-            let file = kernel::error::from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), flags, 0) })?;
+            let file = kernel::error::from_err_ptr(unsafe {
+                bindings::filp_open(path.as_char_ptr(), flags, 0)
+            })?;
             let mut pos: bindings::loff_t = 0;
             let mut result = Ok(());
             for i in 0..pages.count() {
@@ -727,7 +773,9 @@ impl ExporterFile {
     /// to user space happens while it is held).
     fn readback(&self, arg: UserPtr) -> Result {
         let mut raw = [0u8; 16];
-        UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+        UserSlice::new(arg, raw.len())
+            .reader()
+            .read_slice(&mut raw)?;
         let addr = u64::from_ne_bytes(raw[..8].try_into().map_err(|_| EINVAL)?);
         let len = u64::from_ne_bytes(raw[8..].try_into().map_err(|_| EINVAL)?);
         let user = usize::try_from(addr).map_err(|_| EINVAL)?;
@@ -861,7 +909,9 @@ impl MiscDevice for ExporterFile {
             READBACK => me.readback(ptr)?,
             MOVE => {
                 let mut raw = [0u8; 4];
-                UserSlice::new(ptr, raw.len()).reader().read_slice(&mut raw)?;
+                UserSlice::new(ptr, raw.len())
+                    .reader()
+                    .read_slice(&mut raw)?;
                 me.move_to(u32::from_ne_bytes(raw))?
             }
             REVOKE => me.revoke()?,

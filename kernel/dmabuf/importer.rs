@@ -81,7 +81,9 @@ struct ImporterFile {
 impl ImporterFile {
     fn do_import(&self, arg: UserPtr) -> Result {
         let mut raw = [0u8; 16];
-        UserSlice::new(arg, raw.len()).reader().read_slice(&mut raw)?;
+        UserSlice::new(arg, raw.len())
+            .reader()
+            .read_slice(&mut raw)?;
         let word = |i: usize| u32::from_ne_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
         let (fd, client, peer2peer) = (word(0) as i32, word(4), word(8) != 0);
         let mut slot = self.import.lock();

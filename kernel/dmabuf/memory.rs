@@ -177,9 +177,8 @@ impl SystemMemory {
         let count = len.div_ceil(PAGE).next_power_of_two();
         let order = count.trailing_zeros();
         // SAFETY: a plain allocation; NULL on failure.
-        let page = unsafe {
-            bindings::alloc_pages(bindings::GFP_KERNEL | bindings::__GFP_ZERO, order)
-        };
+        let page =
+            unsafe { bindings::alloc_pages(bindings::GFP_KERNEL | bindings::__GFP_ZERO, order) };
         Ok(Self {
             pages: Pages {
                 first: NonNull::new(page).ok_or(ENOMEM)?,

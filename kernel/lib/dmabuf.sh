@@ -7,6 +7,8 @@ DMABUF_REPO=${DMABUF_REPO:-/repo} # inside the chroot: the repository (guest.sh'
 
 # Builds kernel/dmabuf with the kernel's clippy lints; any warning fails the run.
 dmabuf_modules() {
+  in_chroot "rustfmt --edition 2021 --config-path $SRC/.rustfmt.toml --check $DMABUF_REPO/kernel/dmabuf/*.rs" \
+    >"$LOGS/dmabuf-rustfmt.log" 2>&1 || { cat "$LOGS/dmabuf-rustfmt.log" >&2; die "kernel/dmabuf is not formatted (rustfmt with the kernel's .rustfmt.toml)"; }
   mkdir -p "$R$DMABUF_MODOUT"
   timed dmabuf-module-build in_chroot "make LLVM=1 CLIPPY=1 -C $KBUILD M=$DMABUF_REPO/kernel/dmabuf MO=$DMABUF_MODOUT" \
     >"$LOGS/dmabuf-module-build.log" 2>&1 || { cat "$LOGS/dmabuf-module-build.log" >&2; die "dma-buf module build failed"; }
