@@ -44,21 +44,23 @@ impl fmt::Display for Gbps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mb = u64::from(self.0.0);
         // The last digit kept, in MB/s, and how many of them make a GB/s.
-        let (unit, per_gb, mut decimals) = if mb < 9_995 {
+        let (unit, per_gb, mut decimals): (u64, u64, usize) = if mb < 9_995 {
             (10, 100, 2)
         } else if mb < 99_950 {
             (100, 10, 1)
         } else {
             (1000, 1, 0)
         };
-        let units = (mb + unit / 2) / unit;
+        // Saturating: the kernel builds this crate with overflow checks, and must find no
+        // panic path (`mb` is a `u32` widened, so nothing saturates in fact).
+        let units = mb.saturating_add(unit / 2) / unit;
         let (whole, mut fraction) = (units / per_gb, units % per_gb);
         if fraction == 0 {
             return write!(f, "{whole}");
         }
         while fraction % 10 == 0 {
             fraction /= 10;
-            decimals -= 1;
+            decimals = decimals.saturating_sub(1);
         }
         write!(f, "{whole}.{fraction:0decimals$}")
     }
