@@ -5,6 +5,14 @@
 # steps) and $OUT/PAIR.events (the exporter's "dmabuf-ic:" kernel log lines of that run), and
 # $OUT/pairs ("PAIR PROVIDER CLIENT NAMESPACE"). kernel/lib/dmabuf_events.py replays each pair
 # with dmabuf-ic simulate on the saved sysfs and compares.
+# With an IOMMU the DMA API gives system memory IOVAs, while dmabuf_exporter derives DMA
+# addresses as the CPU's (and refuses every map that differs from the kernel's own): not
+# supported yet, said so, not run (kernel/dmabuf/README.md).
+if ls /sys/class/iommu/* >/dev/null 2>&1; then
+  echo "an IOMMU translates DMA here, which dmabuf_exporter does not support yet" >"$OUT/skipped"
+  cat "$OUT/skipped"
+  exit 0
+fi
 insmod /modules/dmabuf_importer.ko || { echo "insmod dmabuf_importer failed"; exit 1; }
 insmod /modules/dmabuf_exporter.ko || { echo "insmod dmabuf_exporter failed"; exit 1; }
 rc=0
