@@ -39,14 +39,11 @@ chroot_mount() {
   trap 'for m in $KMOUNTED; do umount -l "$m" 2>/dev/null || true; done' EXIT
 }
 
-# Unmounts whatever an earlier, interrupted run left mounted in the chroot; refuses to go on
-# while something is still mounted there (a recursive delete would reach into it).
+# Unmounts whatever an earlier, interrupted run left mounted in the chroot, before the chroot is
+# deleted (a recursive delete would reach into it).
 chroot_unmount_all() {
   for _m in "$R/repo" "$R/dev" "$R/proc"; do
-    if mountpoint -q "$_m" 2>/dev/null; then umount -l "$_m" || die "cannot unmount $_m"; fi
-  done
-  for _m in "$R/repo" "$R/dev" "$R/proc"; do
-    if mountpoint -q "$_m" 2>/dev/null; then die "$_m is still mounted"; fi
+    while mountpoint -q "$_m" 2>/dev/null; do umount -l "$_m" || die "cannot unmount $_m"; done
   done
 }
 

@@ -5,13 +5,14 @@
 MODOUT=/build/modules   # inside the chroot: the modules' build output
 WORK=/work              # inside the chroot: this run's files (host: $R/work)
 
-# Bind-mounts the repository read-only at $R/repo (unmounted at exit with the other mounts).
+# Bind-mounts this repository read-only at $R/repo (unmounted at exit with the other mounts).
+# Runs hold the cache's lock while they use that mount, so whatever is mounted there now was
+# left by a run that is over (perhaps of another checkout): it is replaced, never reused.
 repo_mount() {
   mkdir -p "$R/repo"
-  if ! mountpoint -q "$R/repo"; then
-    mount --bind "$REPO" "$R/repo" && mount -o remount,bind,ro "$R/repo" || die "cannot bind-mount $REPO into the chroot"
-    KMOUNTED="$R/repo $KMOUNTED"
-  fi
+  while mountpoint -q "$R/repo"; do umount -l "$R/repo" || die "cannot unmount $R/repo"; done
+  mount --bind "$REPO" "$R/repo" && mount -o remount,bind,ro "$R/repo" || die "cannot bind-mount $REPO into the chroot"
+  KMOUNTED="$R/repo $KMOUNTED"
 }
 
 # Builds every module in kernel/module with the kernel's clippy lints (CLIPPY=1: the kernel's

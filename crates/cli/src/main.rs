@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
-            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            // Help and version go to stdout with status 0; usage errors to stderr with 2,
+            // after the program's name like every other error (clap's own begin `error:`).
+            if e.use_stderr() {
+                output::emit_err("dmabuf-ic: ", Colour::Never);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
                 Exit::Usage.code()

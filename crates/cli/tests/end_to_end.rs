@@ -68,6 +68,28 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn every_error_starts_with_the_program_name_usage_errors_included() {
+    for (line, message) in [
+        ("frobnicate", "unrecognized subcommand 'frobnicate'"),
+        (
+            "--format yaml topo",
+            "invalid value 'yaml' for '--format <FORMAT>'",
+        ),
+        ("topo --sysfs", "a value is required for '--sysfs <PATH>'"),
+        ("--sysfs a topo --sysfs b", "--sysfs is given twice"),
+    ] {
+        let r = run(&line.split(' ').collect::<Vec<_>>());
+        assert_eq!(r.code, 2, "{line}");
+        assert!(
+            r.stderr
+                .starts_with(&format!("dmabuf-ic: error: {message}")),
+            "{line}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
 fn the_same_option_before_and_after_the_command_is_a_usage_error() {
     // The last one used to win silently: a scenario of cli.md's "two sources are a usage error".
     for line in [

@@ -100,7 +100,7 @@ fn matrix_default_and_all() {
 
 #[test]
 #[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
-fn matrix_of_23_devices_stays_within_120_columns() {
+fn matrix_of_23_devices_stays_within_100_columns() {
     let Some(fx) = fixtures() else { return };
     let out = ok(
         &fx,
@@ -108,26 +108,95 @@ fn matrix_of_23_devices_stays_within_120_columns() {
         &["matrix", "--all"],
     );
     assert!(out.contains("23 of 23 endpoints"), "{out}");
-    // Every matrix row (an index, then cells) fits 120 columns; the device key may be wider.
-    let rows: Vec<&str> = out
-        .lines()
-        .filter(|l| {
-            l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && !l.contains("0000:")
-        })
-        .collect();
-    assert_eq!(
-        rows.len(),
-        3 * 24,
-        "three matrices of 23 rows and a header each"
-    );
-    for r in &rows {
+    // Three matrices, each in blocks of a header and 23 rows; the classes' four-character
+    // cells do not fit 23 columns in 100, so they come in two blocks.
+    let grids = matrix_lines(&out);
+    assert_eq!(grids.len(), 4 * 24, "{out}");
+    within(100, &grids);
+    insta::assert_snapshot!("matrix_40intel64_pcilocality_all", out);
+}
+
+/// The lines of the three matrices: from each title to the blank line or note after it.
+fn matrix_lines(out: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for l in out.lines() {
+        if l.starts_with("P2P verdict")
+            || l.starts_with("Path class")
+            || l.starts_with("Route bandwidth")
+        {
+            inside = true;
+        } else if l.starts_with("note:") || l.starts_with("Legend") {
+            inside = false;
+        } else if inside && !l.is_empty() {
+            lines.push(l);
+        }
+    }
+    lines
+}
+
+fn within(width: usize, lines: &[&str]) {
+    for l in lines {
         assert!(
-            r.chars().count() <= 120,
-            "{} columns: {r}",
-            r.chars().count()
+            l.chars().count() <= width,
+            "{} columns: {l}",
+            l.chars().count()
         );
     }
-    insta::assert_snapshot!("matrix_40intel64_pcilocality_all", out);
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn matrix_of_16_gpus_fits_100_columns_and_more_devices_come_in_blocks() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, DGX2, &["matrix"]);
+    assert!(out.contains("16 of 28 endpoints"), "{out}");
+    let grids = matrix_lines(&out);
+    assert_eq!(grids.len(), 3 * 17, "one block per matrix:\n{out}");
+    within(100, &grids);
+    // Every endpoint of the DGX-2: 28 columns do not fit; every row comes again in a second
+    // block, and every line still fits.
+    let all = ok(&fx, DGX2, &["matrix", "--all"]);
+    let grids = matrix_lines(&all);
+    assert_eq!(grids.len(), 3 * 2 * 29, "two blocks per matrix:\n{all}");
+    within(100, &grids);
+}
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn matrix_names_devices_by_kind_and_answers_which_nic_for_which_gpu() {
+    let Some(fx) = fixtures() else { return };
+    let out = ok(&fx, "nccl/topo_8A100_4CX6.xml", &["matrix"]);
+    // Grouped by kind, with tags and OS names: the GPUs first, then the NICs, though the NIC
+    // 0000:06:00.0 has the lowest bus id.
+    let gpus = out
+        .find("GPUs and displays\n  G0  0000:13:00.0  nvml0")
+        .unwrap();
+    let nics = out
+        .find("NICs and InfiniBand\n  N0  0000:06:00.0  mlx5_bond_0")
+        .unwrap();
+    assert!(gpus < nics, "{out}");
+    // One line per GPU: its nearest NIC, P2P or not.
+    assert!(
+        out.contains("  G0 0000:13:00.0 → N1 mlx5_bond_1  B5? · PXB · 31.5 GB/s\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  G7 0000:b3:00.0 → N4 mlx5_bond_4  B3? · PXB · 31.5 GB/s\n"),
+        "{out}"
+    );
+    // The matrices are labelled by the tags.
+    assert!(
+        out.contains("\n     G0   G1   G2   G3   G4   G5   G6   G7   N0   N1   N2   N3   N4\n"),
+        "{out}"
+    );
+    // A machine whose NIC gets no P2P to its GPU says so.
+    let refused = ok(&fx, SWITCH, &["matrix", "--all"]);
+    assert!(
+        refused.contains("  G0 0000:00:01.0 → N0  -- no P2P to any NIC; nearest by path (PHB)\n"),
+        "{refused}"
+    );
+    insta::assert_snapshot!("matrix_nccl_8a100", out);
 }
 
 #[test]

@@ -51,8 +51,9 @@ impl fmt::Display for Gbps {
         } else {
             (1000, 1, 0)
         };
-        // Saturating: the kernel builds this crate with overflow checks, and must find no
-        // panic path (`mb` is a `u32` widened, so nothing saturates in fact).
+        // Saturating arithmetic (it cannot saturate: `mb` fits in 32 bits and the loop below
+        // strips fewer zeros than `decimals`) keeps a panic path out of kernel builds, which
+        // check overflow.
         let units = mb.saturating_add(unit / 2) / unit;
         let (whole, mut fraction) = (units / per_gb, units % per_gb);
         if fraction == 0 {

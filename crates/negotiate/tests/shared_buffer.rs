@@ -4,6 +4,11 @@
 //! The exporter publishes where the buffer is in an atomic that it updates inside the same
 //! locked step as the move, so the importers can check every use of a mapping against an
 //! account of the placement that does not come from the buffer itself.
+//!
+//! The threads race freely, except at a few meeting points that make the test prove something
+//! on any scheduler, however loaded: the exporter tries a move while the first importer holds
+//! a pin (so a pin has held a move back), and every few moves waits until each importer has
+//! used its mapping again (so mappings were used, and each move made one stale).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,6 +29,32 @@ const IN_VRAM: usize = 0;
 const IN_RAM: usize = 1;
 const REVOKED: usize = 2;
 const MOVES: usize = 400;
+/// The exporter waits for every importer to use its mapping again after this many moves.
+const MOVES_BETWEEN_MEETINGS: usize = 10;
+
+/// Counts a thread as alive while it runs, so that a thread waiting for another stops waiting
+/// when that one has died (a failed assertion), rather than hanging the test.
+struct Alive<'a>(&'a AtomicUsize);
+
+impl<'a> Alive<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits, yielding, until `ready` or until fewer than `threads` threads are alive.
+fn wait_until(ready: impl Fn() -> bool, alive: &AtomicUsize, threads: usize) {
+    while !ready() && alive.load(Ordering::SeqCst) >= threads {
+        thread::yield_now();
+    }
+}
 
 /// The first address of `mapping` as a raw number, for `who`, if the mapping is addressed to
 /// them; checks along the way that the addresses are for `who` only.
@@ -68,6 +99,15 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
     );
     let published = AtomicUsize::new(IN_VRAM);
     let bad = AtomicBool::new(false);
+    // Meeting points: successful uses per importer, the first pin held, a move tried under it.
+    let used = [
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ];
+    let (pin_held, move_tried) = (AtomicBool::new(false), AtomicBool::new(false));
+    let alive = AtomicUsize::new(0);
+    let threads = used.len() + 1;
     let importers = [
         (w.nic, vec![ImporterOffer::dma_addr(w.nic, true)]),
         (
@@ -102,7 +142,11 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
             .enumerate()
             .map(|(n, ((who, _), id))| {
                 let (w, shared, published, bad) = (&w, &shared, &published, &bad);
+                let (used, pin_held, move_tried, alive) =
+                    (&used[n], &pin_held, &move_tried, &alive);
+                let me = Alive::new(alive);
                 s.spawn(move || {
+                    let _me = me;
                     let platform = w.platform();
                     let (mut uses, mut stale) = (0usize, 0usize);
                     let mut handle: Option<MappingHandle> = None;
@@ -122,15 +166,18 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
                             break; // revoked
                         }
                         let pinned_at = published.load(Ordering::SeqCst);
-                        let used = shared.with_mapping(&h, |mapping, _| {
+                        let outcome = shared.with_mapping(&h, |mapping, _| {
                             let now = published.load(Ordering::SeqCst);
                             let seen = first_address(mapping, *who).into_iter().collect::<Vec<_>>();
                             if seen != expected(w, *who, now) {
                                 bad.store(true, Ordering::SeqCst);
                             }
                         });
-                        match used {
-                            Ok(()) => uses += 1,
+                        match outcome {
+                            Ok(()) => {
+                                uses += 1;
+                                used.fetch_add(1, Ordering::SeqCst);
+                            }
                             Err(AccessError::Stale { .. }) => {
                                 stale += 1;
                                 shared.unmap(&h).unwrap();
@@ -140,6 +187,11 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
                             Err(e) => panic!("unexpected: {e}"),
                         }
                         if pinning {
+                            if round == 0 {
+                                // The first pin: the exporter tries a move while it is held.
+                                pin_held.store(true, Ordering::SeqCst);
+                                wait_until(|| move_tried.load(Ordering::SeqCst), alive, threads);
+                            }
                             thread::yield_now();
                             // A revoke does not wait for pins; a move must.
                             let now = published.load(Ordering::SeqCst);
@@ -159,12 +211,13 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
 
         let exporter = {
             let (w, shared, published) = (&w, &shared, &published);
+            let (used, pin_held, move_tried, alive) = (&used, &pin_held, &move_tried, &alive);
+            let me = Alive::new(alive);
             s.spawn(move || {
+                let _me = me;
                 let platform = w.platform();
-                let mut pinned_moves = 0usize;
-                let mut moves = 0usize;
-                while moves < MOVES {
-                    let moved = shared.locked(|b| {
+                let try_move = || {
+                    shared.locked(|b| {
                         let (to, index) = if published.load(Ordering::SeqCst) == IN_VRAM {
                             (w.ram_placement(), IN_RAM)
                         } else {
@@ -175,9 +228,34 @@ fn no_thread_uses_a_mapping_of_a_placement_the_buffer_left() {
                             published.store(index, Ordering::SeqCst);
                         }
                         result
-                    });
-                    match moved {
-                        Ok(_) => moves += 1,
+                    })
+                };
+                let mut pinned_moves = 0usize;
+                let mut moves = 0usize;
+                // The first move is tried while the first importer holds its first pin.
+                wait_until(|| pin_held.load(Ordering::SeqCst), alive, threads);
+                let mut first = Some(try_move());
+                move_tried.store(true, Ordering::SeqCst);
+                let mut since: Vec<usize> = Vec::new();
+                while moves < MOVES {
+                    if moves % MOVES_BETWEEN_MEETINGS == 0 && since.is_empty() {
+                        // Every importer uses its mapping again before the next move.
+                        since = used.iter().map(|u| u.load(Ordering::SeqCst)).collect();
+                        wait_until(
+                            || {
+                                used.iter()
+                                    .zip(&since)
+                                    .all(|(u, &s)| u.load(Ordering::SeqCst) > s)
+                            },
+                            alive,
+                            threads,
+                        );
+                    }
+                    match first.take().unwrap_or_else(try_move) {
+                        Ok(_) => {
+                            moves += 1;
+                            since.clear();
+                        }
                         Err(LifecycleError::Pinned { .. }) => pinned_moves += 1,
                         Err(e) => panic!("move failed: {e}"),
                     }

@@ -55,7 +55,7 @@ pub use p2pdma::{
     CompactVerdict, HostBridgeCheck, MapType, P2pMatrix, P2pVerdict, WhitelistLookup,
 };
 pub use pci::{Acs, AcsRedirect, Bar, Bdf, ClassCode, LinkSpeed, LinkStatus, P2pMem, PortType};
-pub use quality::{NvClass, PathLink, PathQuality};
+pub use quality::{NvClass, PathLink, PathQuality, Uplink};
 pub use report::PairReport;
 pub use unknowns::{
     Assumption, InferredRootComplex, MapTypes, Outcome, RootDeviceUnknown, Tristate, UnknownFact,

@@ -195,6 +195,8 @@ pub(crate) struct Topo {
     pub unit: Vec<u32>,
     /// The link from each function towards its parent: see [`crate::quality`].
     pub uplink: Vec<u32>,
+    /// The same link as it is trained now (idle GPUs train theirs down).
+    pub uplink_now: Vec<u32>,
 }
 
 /// What the whitelist says about one host bridge.
@@ -239,6 +241,7 @@ impl Topo {
             collapsed: m.switches_collapsed(),
             unit: vec![0; n],
             uplink: vec![crate::quality::UPLINK_UNKNOWN; n],
+            uplink_now: vec![crate::quality::UPLINK_UNKNOWN; n],
         };
         let parent_of = |i: usize| match fns[i].upstream {
             Upstream::Bridge(b) => b.0,

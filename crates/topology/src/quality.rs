@@ -5,10 +5,16 @@
 //! Bandwidth is **after line encoding, per direction**, as hwloc computes it: lane rate × lanes
 //! × encoding ÷ 8, with 8b/10b for 2.5 and 5 GT/s, 128b/130b for 8 to 32 GT/s and 242/256 from
 //! 64 GT/s (Gen3 x16 = 15.75 GB/s, Gen4 x16 = 31.5 GB/s). It is neither NCCL's figure (Gen4
-//! x16 = 24 GB/s) nor UCX's after TLP overhead (≈ 28.2 GB/s). The current (negotiated) link
-//! state is used, not the maximum; when a source gives only the bandwidth (hwloc XML), that
-//! bandwidth ([`Function::link_bandwidth`](crate::Function::link_bandwidth)), which is the same
-//! figure.
+//! x16 = 24 GB/s) nor UCX's after TLP overhead (≈ 28.2 GB/s).
+//!
+//! **What the link can do, not what it does now.** Idle GPUs (and other devices saving power)
+//! train their links down to 2.5 GT/s and back up under load, so the current speed says little
+//! about a route. A link's bandwidth is what it trains to at full speed: the lower of its two
+//! ends' maximum speeds and widths (the function's `max_link` and its upstream port's), when
+//! both are known; otherwise its current state (the only state some sources give: hwloc XML's
+//! `pci_link_speed` ([`Function::link_bandwidth`](crate::Function::link_bandwidth)), NCCL's
+//! `link_speed`). A link that runs below what it can do is reported: [`PathLink::current`],
+//! [`PathQuality::current_bandwidth`], [`Machine::uplink`].
 //!
 //! A path crosses, for each function on it below the point where the traffic turns, the link
 //! from that function to its parent:
@@ -65,6 +71,33 @@ pub(crate) const UPLINK_INTERNAL: u32 = u32::MAX;
 /// The link from a function to its parent exists but its bandwidth is unknown.
 pub(crate) const UPLINK_UNKNOWN: u32 = u32::MAX - 1;
 
+/// The physical link from a function to its upstream port, as the source tells it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Uplink {
+    /// Bandwidth the link has now (after encoding, one direction), if known.
+    pub current: Option<Bandwidth>,
+    /// Bandwidth it can do: the lower of both ends' maximum speed and width, when both are
+    /// known; else `None`.
+    pub capable: Option<Bandwidth>,
+    /// Speed and width it can do (`LinkStatus` with the lower of both ends' maxima).
+    pub capable_link: crate::pci::LinkStatus,
+}
+
+impl Uplink {
+    /// What routes use: what the link can do, else what it does now.
+    pub fn bandwidth(&self) -> Option<Bandwidth> {
+        match (self.capable, self.current) {
+            (Some(c), Some(n)) => Some(Bandwidth(c.0.max(n.0))),
+            (c, n) => c.or(n),
+        }
+    }
+
+    /// Whether the link runs below what it can do now (trained down), when both are known.
+    pub fn trained_down(&self) -> Option<bool> {
+        Some(self.current?.0 < self.capable?.0)
+    }
+}
+
 /// UCX's latency penalty for crossing a host bridge within a NUMA node, in ns.
 pub const UCX_PHB_LATENCY_NS: u32 = 300;
 /// UCX's latency penalty for crossing NUMA nodes, in ns.
@@ -114,8 +147,12 @@ pub struct PathQuality {
     pub class: NvClass,
     /// Whether the route goes through the host bridge (else it turns at the common bridge).
     pub via_host_bridge: bool,
-    /// Narrowest link crossed, after line encoding; `None` if any crossed link is unknown.
+    /// Narrowest link crossed, after line encoding, by what each link can do (see the module
+    /// docs); `None` if any crossed link is unknown.
     pub bandwidth: Option<Bandwidth>,
+    /// Narrowest link crossed as the links are trained now; below `bandwidth` when a link has
+    /// trained down (an idle GPU). `None` if any crossed link's current state is unknown.
+    pub current_bandwidth: Option<Bandwidth>,
     /// The function whose upstream link is the narrowest known one.
     pub bottleneck: Option<FunctionId>,
     /// Number of physical links crossed.
@@ -139,8 +176,10 @@ pub struct PathQuality {
 pub struct PathLink {
     /// The function whose link to its parent this is.
     pub from: FunctionId,
-    /// Bandwidth after encoding, if known.
+    /// Bandwidth after encoding, what the link can do, if known.
     pub bandwidth: Option<Bandwidth>,
+    /// Bandwidth it has now, if known (below `bandwidth` when trained down).
+    pub current: Option<Bandwidth>,
 }
 
 pub(crate) fn compute_units_and_uplinks(m: &Machine, t: &mut Topo) {
@@ -170,22 +209,66 @@ pub(crate) fn compute_units_and_uplinks(m: &Machine, t: &mut Topo) {
                 },
             }
         };
-        let src = f.physfn.map_or(f, |p| &fns[p.index()]);
-        t.uplink[i] = match src.port_type {
+        let internal = matches!(
+            f.physfn.map_or(f, |p| &fns[p.index()]).port_type,
             Some(
                 PortType::RootPort
-                | PortType::SwitchDownstream
-                | PortType::RcIntegratedEndpoint
-                | PortType::RcEventCollector,
-            ) => UPLINK_INTERNAL,
-            Some(_) => src
-                .current_bandwidth()
-                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
-            None if src.is_pcie == Some(false) => UPLINK_UNKNOWN,
-            None => src
-                .current_bandwidth()
-                .map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1)),
-        };
+                    | PortType::SwitchDownstream
+                    | PortType::RcIntegratedEndpoint
+                    | PortType::RcEventCollector,
+            )
+        );
+        let code = |b: Option<Bandwidth>| b.map_or(UPLINK_UNKNOWN, |b| b.0.min(UPLINK_UNKNOWN - 1));
+        if internal {
+            t.uplink[i] = UPLINK_INTERNAL;
+            t.uplink_now[i] = UPLINK_INTERNAL;
+        } else {
+            let u = uplink_of(m, t, i);
+            t.uplink[i] = code(u.bandwidth());
+            t.uplink_now[i] = code(u.current);
+        }
+    }
+}
+
+/// The link from function `i` (for a virtual function: its physical function) to its kernel
+/// parent.
+fn uplink_of(m: &Machine, t: &Topo, i: usize) -> Uplink {
+    let fns = m.functions();
+    let f = &fns[i];
+    let src = f.physfn.map_or(f, |p| &fns[p.index()]);
+    let current = if src.port_type.is_none() && src.is_pcie == Some(false) {
+        None
+    } else {
+        src.current_bandwidth()
+    };
+    let k = t.kp[i];
+    let parent = (k != NONE).then(|| &fns[k as usize]);
+    // Both ends' maxima: the function's, and its upstream port's (a root port or a switch
+    // downstream port reports the link below it).
+    let ends: Vec<&crate::pci::LinkStatus> = std::iter::once(&src.max_link)
+        .chain(parent.map(|p| &p.max_link))
+        .collect();
+    let speed = ends
+        .iter()
+        .map(|l| l.speed)
+        .try_fold(None, |acc: Option<crate::pci::LinkSpeed>, s| {
+            let s = s?;
+            Some(Some(acc.map_or(s, |a| a.min(s))))
+        })
+        .flatten();
+    let width = ends
+        .iter()
+        .map(|l| l.width)
+        .try_fold(None, |acc: Option<u8>, w| {
+            let w = w?;
+            Some(Some(acc.map_or(w, |a| a.min(w))))
+        })
+        .flatten();
+    let capable_link = crate::pci::LinkStatus { speed, width };
+    Uplink {
+        current,
+        capable: capable_link.bandwidth_mb_s().map(Bandwidth),
+        capable_link,
     }
 }
 
@@ -194,6 +277,8 @@ struct Acc {
     at: u32,
     unknown: bool,
     links: u16,
+    now_min: u32,
+    now_unknown: bool,
 }
 
 impl Acc {
@@ -203,10 +288,17 @@ impl Acc {
             at: NONE,
             unknown: false,
             links: 0,
+            now_min: u32::MAX,
+            now_unknown: false,
         }
     }
 
     fn add(&mut self, t: &Topo, x: u32) {
+        match t.uplink_now[x as usize] {
+            UPLINK_INTERNAL => {}
+            UPLINK_UNKNOWN => self.now_unknown = true,
+            b => self.now_min = self.now_min.min(b),
+        }
         match t.uplink[x as usize] {
             UPLINK_INTERNAL => {}
             UPLINK_UNKNOWN => {
@@ -334,6 +426,8 @@ impl Machine {
             class,
             via_host_bridge: via_hb,
             bandwidth: (!acc.unknown && acc.min != u32::MAX).then_some(Bandwidth(acc.min)),
+            current_bandwidth: (!acc.now_unknown && acc.now_min != u32::MAX)
+                .then_some(Bandwidth(acc.now_min)),
             bottleneck: (acc.at != NONE).then_some(FunctionId(acc.at)),
             links: acc.links,
             hops: u16::try_from(hops).unwrap_or(u16::MAX),
@@ -373,6 +467,17 @@ impl Machine {
         Some((bw, acc.links, hops))
     }
 
+    /// The physical link from a function to its upstream port: what it does now and what it
+    /// can do; `None` for a function without one (a root port's or a switch downstream port's
+    /// hop is internal, an RCiEP has none) or that does not exist.
+    pub fn uplink(&self, id: FunctionId) -> Option<Uplink> {
+        let t = &self.topo;
+        match t.uplink.get(id.index())? {
+            &UPLINK_INTERNAL => None,
+            _ => Some(uplink_of(self, t, id.index())),
+        }
+    }
+
     /// The physical links a path crosses, in order from the provider up and then from the
     /// client up (for explanations).
     pub fn path_links(
@@ -396,15 +501,21 @@ impl Machine {
         for start in [provider.0, client.0] {
             let mut x = start;
             while x != NONE && x != stop {
+                let now = match t.uplink_now[x as usize] {
+                    UPLINK_INTERNAL | UPLINK_UNKNOWN => None,
+                    b => Some(Bandwidth(b)),
+                };
                 match t.uplink[x as usize] {
                     UPLINK_INTERNAL => {}
                     UPLINK_UNKNOWN => out.push(PathLink {
                         from: FunctionId(x),
                         bandwidth: None,
+                        current: now,
                     }),
                     b => out.push(PathLink {
                         from: FunctionId(x),
                         bandwidth: Some(Bandwidth(b)),
+                        current: now,
                     }),
                 }
                 x = t.kp[x as usize];

@@ -72,9 +72,17 @@ fn check_distances(path: &Path, src: &ArchiveSource, m: &pci_topology::Machine) 
         return 0;
     };
     let mut n = 0;
-    for line in String::from_utf8_lossy(bytes).lines().filter(|l| !l.trim().is_empty()) {
+    for line in String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(parts.len(), 3, "{}: bad distances line {line:?}", path.display());
+        assert_eq!(
+            parts.len(),
+            3,
+            "{}: bad distances line {line:?}",
+            path.display()
+        );
         let find = |s: &str| {
             let bdf: Bdf = s.parse().unwrap();
             m.find(bdf)

@@ -11,8 +11,8 @@ use dmabuf_negotiate::{
     Memory, Refusal, Relation, RouteKind,
 };
 use pci_topology::{
-    Acs, CpuVendor, FunctionId, HostBridge, LinkEnd, LinkKind, LinkSpeed, Machine, MachineBuilder,
-    NvClass, PortType, PrivateFabric, PrivateLink, Upstream,
+    Acs, CpuVendor, FunctionId, HostBridge, LinkEnd, LinkKind, LinkSpeed, LinkStatus, Machine,
+    MachineBuilder, NvClass, PortType, PrivateFabric, PrivateLink, Upstream,
 };
 
 fn d(f: FunctionId) -> DeviceId {
@@ -149,6 +149,54 @@ fn bottleneck_bandwidth_after_line_encoding() {
 }
 
 #[test]
+fn routes_count_what_links_can_do_and_say_when_they_run_below_it() {
+    let mut h = Hand::new();
+    let hb = h.host(0, 0, Q35);
+    let rp = h.root_port("0000:00:01.0", hb, ACS_OFF);
+    let up = h.up_port("0000:01:00.0", rp, ACS_OFF);
+    let dn1 = h.down_port("0000:02:00.0", up, ACS_OFF);
+    let dn2 = h.down_port("0000:02:01.0", up, ACS_OFF);
+    let gpu = h.endpoint("0000:03:00.0", dn1);
+    let nic = h.endpoint("0000:04:00.0", dn2);
+    // An idle Gen4 x16 GPU trained down to Gen1, in a slot whose port does Gen3 x16.
+    h.b.function_mut(gpu).unwrap().current_link = LinkStatus::new(LinkSpeed::GEN1, 16);
+    h.b.function_mut(dn1).unwrap().max_link = LinkStatus::new(LinkSpeed::GEN3, 16);
+    let m = h.b.build().unwrap();
+    let u = m.uplink(gpu).unwrap();
+    assert_eq!(u.current, Some(Bandwidth(4_000)), "Gen1 x16 now");
+    assert_eq!(
+        u.capable,
+        Some(Bandwidth(15_753)),
+        "the lower end: Gen3 x16"
+    );
+    assert_eq!(u.capable_link, LinkStatus::new(LinkSpeed::GEN3, 16));
+    assert_eq!(u.trained_down(), Some(true));
+    assert_eq!(m.uplink(dn1), None, "a downstream port's hop is internal");
+    let q = m.path_quality(gpu, nic, false).unwrap();
+    assert_eq!(q.bandwidth, Some(Bandwidth(15_753)), "what the link can do");
+    assert_eq!(
+        q.current_bandwidth,
+        Some(Bandwidth(4_000)),
+        "what it does now"
+    );
+    assert_eq!(q.bottleneck, Some(gpu));
+    let l = m.path_links(gpu, nic, false);
+    assert_eq!(
+        (l[0].bandwidth, l[0].current),
+        (Some(Bandwidth(15_753)), Some(Bandwidth(4_000)))
+    );
+    // Without the other end's maximum, what the link can do is not known: its current state.
+    let mut h2 = MachineBuilder::from_machine(&m);
+    h2.function_mut(dn1).unwrap().max_link = LinkStatus::default();
+    let m2 = h2.build().unwrap();
+    assert_eq!(m2.uplink(gpu).unwrap().capable, None);
+    assert_eq!(
+        m2.path_quality(gpu, nic, false).unwrap().bandwidth,
+        Some(Bandwidth(4_000))
+    );
+}
+
+#[test]
 fn an_unknown_link_makes_the_bottleneck_unknown() {
     let mut h = Hand::new();
     let hb = h.host(0, 0, Q35);
@@ -162,6 +210,7 @@ fn an_unknown_link_makes_the_bottleneck_unknown() {
     let m = h.b.build().unwrap();
     let q = m.path_quality(a, b, false).unwrap();
     assert_eq!(q.bandwidth, None, "never assumed");
+    assert_eq!(q.current_bandwidth, None);
     assert_eq!(
         q.bottleneck,
         Some(a),

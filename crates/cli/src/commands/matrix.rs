@@ -44,6 +44,60 @@ pub struct Cell {
     pub route: Option<PathQuality>,
 }
 
+impl Cell {
+    /// The verdict as the matrix shows it: the best outcome the facts the source does not give
+    /// allow (the cell then carries `?`), else the verdict.
+    pub fn shown_map_type(&self) -> MapType {
+        self.verdict
+            .possible()
+            .best()
+            .unwrap_or(self.verdict.map_type())
+    }
+
+    /// How good the pair is for a transfer, to compare pairs: the shown map type (bus
+    /// addresses, then through the host bridge, then refused), then the shorter distance, the
+    /// wider route and the nearer path class.
+    fn rank(&self) -> impl Ord {
+        let map = match self.shown_map_type() {
+            MapType::BusAddr => 2,
+            MapType::ThruHostBridge => 1,
+            MapType::NotSupported => 0,
+        };
+        let supported = map > 0;
+        (
+            map,
+            std::cmp::Reverse(if supported {
+                self.verdict.distance()
+            } else {
+                0
+            }),
+            self.route.and_then(|q| q.bandwidth),
+            std::cmp::Reverse(self.class),
+        )
+    }
+}
+
+/// The NICs nearest to one GPU (or accelerator), for GPUDirect RDMA: the NIC does the DMA into
+/// the GPU's memory (provider the GPU, client the NIC).
+#[derive(Clone, Debug)]
+pub struct NearestNics {
+    /// The GPU or accelerator.
+    pub gpu: FunctionId,
+    /// The NICs (InfiniBand included) that reach its memory best, equally well, in the
+    /// matrix's order.
+    pub nics: Vec<FunctionId>,
+    /// The pair of the GPU and the first of them.
+    pub cell: Cell,
+}
+
+impl NearestNics {
+    /// Whether the kernel allows those NICs peer-to-peer DMA into the GPU's memory (with what
+    /// the source shows, or were its unknown facts favourable).
+    pub fn p2p(&self) -> bool {
+        self.cell.shown_map_type().is_supported()
+    }
+}
+
 /// The answer.
 #[derive(Debug)]
 pub struct Matrix {
@@ -55,6 +109,38 @@ pub struct Matrix {
     pub devices: Vec<FunctionId>,
     /// Every ordered pair, row-major: provider = `devices[i]`, client = `devices[j]`.
     pub cells: Vec<Cell>,
+}
+
+impl Matrix {
+    /// The pair of `devices[i]` (provider) and `devices[j]` (client).
+    pub fn cell(&self, i: usize, j: usize) -> Option<&Cell> {
+        let (p, c) = (self.devices.get(i)?, self.devices.get(j)?);
+        self.cells
+            .get(i * self.devices.len() + j)
+            .filter(|x| x.provider == *p && x.client == *c)
+    }
+
+    /// For every GPU and accelerator among the devices, the NICs among them nearest to it;
+    /// empty unless there are both.
+    pub fn nearest_nics(&self, m: &Machine) -> Vec<NearestNics> {
+        let kind = |i: usize| m.function(self.devices[i]).map(Kind::of);
+        let n = self.devices.len();
+        let gpus = (0..n).filter(|&i| matches!(kind(i), Some(Kind::Gpu | Kind::Accelerator)));
+        let nics: Vec<usize> = (0..n)
+            .filter(|&j| matches!(kind(j), Some(Kind::Nic | Kind::InfiniBand)))
+            .collect();
+        gpus.filter_map(|i| {
+            let cells: Vec<&Cell> = nics.iter().filter_map(|&j| self.cell(i, j)).collect();
+            let best = cells.iter().map(|c| c.rank()).max()?;
+            let nearest: Vec<&Cell> = cells.into_iter().filter(|c| c.rank() == best).collect();
+            Some(NearestNics {
+                gpu: self.devices[i],
+                nics: nearest.iter().map(|c| c.client).collect(),
+                cell: **nearest.first()?,
+            })
+        })
+        .collect()
+    }
 }
 
 /// Chooses the devices.

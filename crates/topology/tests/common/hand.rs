@@ -104,8 +104,11 @@ impl Hand {
         id
     }
 
+    /// Sets a function's link, current and maximum alike (a device whose link is that).
     pub fn set_link(&mut self, id: FunctionId, speed: Option<LinkSpeed>, width: Option<u8>) {
-        self.b.function_mut(id).unwrap().current_link = LinkStatus { speed, width };
+        let f = self.b.function_mut(id).unwrap();
+        f.current_link = LinkStatus { speed, width };
+        f.max_link = f.current_link;
     }
 
     pub fn cpu(&mut self, vendor: CpuVendor, family: u32) {

@@ -273,6 +273,20 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
             },
             format!("{}, {}", count(q.links, "link"), count(q.hops, "hop")),
         ];
+        if let (Some(b), Some(now)) = (q.bandwidth, q.current_bandwidth) {
+            if now.0 < b.0 {
+                parts.insert(
+                    3,
+                    style::paint(
+                        FAIR,
+                        format!(
+                            "{} now: a link runs below what it can do (idle devices train down)",
+                            words::bandwidth(Some(now))
+                        ),
+                    ),
+                );
+            }
+        }
         if let Some(l) = q.latency {
             parts.push(format!("≈{} ns (UCX estimate)", l.0));
         }
@@ -298,8 +312,14 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
                     let up = m
                         .parent(l.from)
                         .map_or_else(|| "root".to_owned(), |p| m.name(p));
+                    let now = match (l.bandwidth, l.current) {
+                        (Some(b), Some(c)) if c.0 < b.0 => {
+                            format!(" ({} now)", words::bandwidth(Some(c)))
+                        }
+                        _ => String::new(),
+                    };
                     format!(
-                        "{}→{} {}",
+                        "{}→{} {}{now}",
                         m.name(l.from),
                         up,
                         words::bandwidth(l.bandwidth)

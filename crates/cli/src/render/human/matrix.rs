@@ -1,11 +1,14 @@
-//! `matrix` for people: devices are indexed and listed once, then three compact matrices
-//! (kernel verdict, nvidia-smi class, route bandwidth) keep every cell a few characters wide,
-//! so that 16 or more devices still fit a terminal.
+//! `matrix` for people: the devices listed once, grouped by kind, each with a short tag (`G0`
+//! for a GPU, `N0` a NIC, `S0` NVMe or storage, `A0` an accelerator, `D0` any other device),
+//! its bus id and its OS names; the nearest NIC of each GPU and accelerator; then three compact
+//! matrices (kernel verdict, nvidia-smi class, route bandwidth) whose cells are at most four
+//! characters wide. Every line of a matrix fits 100 columns: 16 devices take at most 99, and
+//! columns that do not fit are printed in blocks that do.
 
 use std::fmt::Write;
 
 use anstyle::Style;
-use pci_topology::{Machine, MapType, NvClass};
+use pci_topology::{FunctionId, Machine, MapType, NvClass};
 
 use super::words;
 use crate::commands::matrix::{Cell, Matrix, Selection};
@@ -53,46 +56,14 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         );
         return out;
     }
-    let n = x.devices.len();
-    let iw = (n - 1).to_string().len();
-
-    // The key.
-    let _ = writeln!(out);
-    let bdfw = x
-        .devices
-        .iter()
-        .map(|&d| words::bdf(m, d).len())
-        .max()
-        .unwrap_or(12);
-    let _ = writeln!(
-        out,
-        "{}",
-        style::paint(
-            HEADING,
-            format!("{:>iw$}  {:<bdfw$}  {:<7}  device", "#", "bus id", "kind")
-        )
-    );
-    for (i, &d) in x.devices.iter().enumerate() {
-        let Some(f) = m.function(d) else { continue };
-        let mut label = words::function_label(f);
-        if let Some(p) = &f.p2pmem {
-            label.push_str(&format!(" · {}", style::paint(GOOD, words::p2pmem(p))));
-        }
-        if let Some(pf) = f.physfn {
-            label.push_str(&format!(" · VF of {}", m.name(pf)));
-        }
-        let _ = writeln!(
-            out,
-            "{i:>iw$}  {}  {:<7}  {label}",
-            style::paint(ID, format!("{:<bdfw$}", f.bdf.to_string())),
-            Kind::of(f).label()
-        );
-    }
+    let layout = Layout::new(m, x);
+    devices(&mut out, m, x, &layout);
+    nearest_nics(&mut out, m, x, &layout);
 
     grid(
         &mut out,
         x,
-        iw,
+        &layout,
         &format!(
             "P2P verdict ({} rules): rows own the memory (provider), columns do the DMA (client)",
             m.whitelist().release
@@ -103,7 +74,7 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
     grid(
         &mut out,
         x,
-        iw,
+        &layout,
         "Path class (as nvidia-smi topo -m)",
         class_cell,
     );
@@ -111,13 +82,17 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
     grid(
         &mut out,
         x,
-        iw,
+        &layout,
         "Route bandwidth, GB/s (narrowest link, per direction, after line encoding; 3 significant digits)",
         bandwidth_cell,
     );
 
     let _ = writeln!(out, "\n{}", style::paint(HEADING, "Legend"));
-    let legend = [
+    let legend: [(&str, &str); 10] = [
+        (
+            "G0 N0 …",
+            "the devices above: G GPUs, N NICs, S NVMe and storage, A accelerators, D others",
+        ),
         (
             "B<n>",
             "P2P with bus addresses, kernel distance n: traffic stays below a common bridge",
@@ -128,7 +103,10 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         ),
         (
             "--",
-            "not supported: pci_p2pdma_distance() = -1 (`dmabuf-ic explain P C` says why)",
+            &format!(
+                "not supported: pci_p2pdma_distance() = -1 (`{} explain P C` says why)",
+                source.command()
+            ),
         ),
         (
             "?",
@@ -180,7 +158,7 @@ fn verdict_cell(c: &Cell) -> CellText {
     // worse one too.
     let v = c.verdict;
     let q = if v.is_known() { "" } else { "?" };
-    match v.possible().best().unwrap_or(v.map_type()) {
+    match c.shown_map_type() {
         MapType::BusAddr => (format!("B{}{q}", v.distance()), GOOD),
         MapType::ThruHostBridge => (format!("H{}{q}", v.distance()), FAIR),
         MapType::NotSupported => ("--".to_owned(), BAD),
@@ -208,34 +186,234 @@ fn bandwidth_cell(c: &Cell) -> CellText {
     }
 }
 
-fn grid(out: &mut String, x: &Matrix, iw: usize, title: &str, cell: fn(&Cell) -> CellText) {
-    let n = x.devices.len();
-    let texts: Vec<CellText> = x.cells.iter().map(cell).collect();
+/// Where each device goes and what it is called: grouped by kind (the devices as named keep
+/// their order), each with its tag.
+struct Layout {
+    /// Positions in `Matrix::devices`, in display order.
+    order: Vec<usize>,
+    /// The tag of each device, by its position in `Matrix::devices`.
+    tags: Vec<String>,
+}
+
+/// A group of devices in the matrix: its heading and the letter of its tags.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Group {
+    Gpu,
+    Nic,
+    Storage,
+    Accelerator,
+    Other,
+}
+
+impl Group {
+    fn of(kind: Kind) -> Group {
+        match kind {
+            Kind::Gpu => Group::Gpu,
+            Kind::Nic | Kind::InfiniBand => Group::Nic,
+            Kind::Nvme | Kind::Storage => Group::Storage,
+            Kind::Accelerator => Group::Accelerator,
+            Kind::HostBridge | Kind::Bridge | Kind::Other | Kind::Unknown => Group::Other,
+        }
+    }
+
+    const fn letter(self) -> char {
+        match self {
+            Group::Gpu => 'G',
+            Group::Nic => 'N',
+            Group::Storage => 'S',
+            Group::Accelerator => 'A',
+            Group::Other => 'D',
+        }
+    }
+
+    const fn heading(self) -> &'static str {
+        match self {
+            Group::Gpu => "GPUs and displays",
+            Group::Nic => "NICs and InfiniBand",
+            Group::Storage => "NVMe and storage",
+            Group::Accelerator => "Accelerators",
+            Group::Other => "Other devices",
+        }
+    }
+}
+
+impl Layout {
+    fn new(m: &Machine, x: &Matrix) -> Layout {
+        let group = |i: usize| {
+            m.function(x.devices[i])
+                .map_or(Group::Other, |f| Group::of(Kind::of(f)))
+        };
+        let mut order: Vec<usize> = (0..x.devices.len()).collect();
+        if x.selection != Selection::Named {
+            order.sort_by_key(|&i| group(i));
+        }
+        let mut tags = vec![String::new(); x.devices.len()];
+        let mut next = [0usize; 5];
+        for &i in &order {
+            let g = group(i);
+            let k = &mut next[g as usize];
+            tags[i] = format!("{}{k}", g.letter());
+            *k += 1;
+        }
+        Layout { order, tags }
+    }
+
+    fn tag(&self, i: usize) -> &str {
+        self.tags.get(i).map_or("?", String::as_str)
+    }
+}
+
+/// The devices, by group: tag, bus id, OS names, names from the PCI ID database.
+fn devices(out: &mut String, m: &Machine, x: &Matrix, layout: &Layout) {
+    let names = |i: usize| {
+        m.function(x.devices[i])
+            .map_or_else(String::new, |f| f.os_devices.join(" "))
+    };
+    let tw = layout.tags.iter().map(String::len).max().unwrap_or(2);
+    let bw = x
+        .devices
+        .iter()
+        .map(|&d| words::bdf(m, d).len())
+        .max()
+        .unwrap_or(12);
+    let nw = (0..x.devices.len())
+        .map(|i| names(i).len())
+        .max()
+        .unwrap_or(0);
+    let mut last = None;
+    for &i in &layout.order {
+        let Some(f) = m.function(x.devices[i]) else {
+            continue;
+        };
+        let group = Group::of(Kind::of(f));
+        if last != Some(group) {
+            let _ = writeln!(out, "\n{}", style::paint(HEADING, group.heading()));
+            last = Some(group);
+        }
+        let mut label = words::function_label(f);
+        if let Some(p) = &f.p2pmem {
+            label.push_str(&format!(" · {}", style::paint(GOOD, words::p2pmem(p))));
+        }
+        if let Some(pf) = f.physfn {
+            label.push_str(&format!(" · VF of {}", m.name(pf)));
+        }
+        let os = if nw == 0 {
+            String::new()
+        } else {
+            format!("  {:<nw$}", names(i))
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {}{os}  {label}",
+            style::paint(ID, format!("{:<tw$}", layout.tag(i))),
+            style::paint(ID, format!("{:<bw$}", f.bdf.to_string())),
+        );
+    }
+}
+
+/// For each GPU and accelerator, the NICs that reach its memory best: the GPU-to-NIC question in
+/// one line each.
+fn nearest_nics(out: &mut String, m: &Machine, x: &Matrix, layout: &Layout) {
+    let all = x.nearest_nics(m);
+    if all.is_empty() {
+        return;
+    }
+    let position = |id: FunctionId| x.devices.iter().position(|&d| d == id);
+    let tag = |id: FunctionId| position(id).map_or("?", |i| layout.tag(i));
+    let name = |id: FunctionId| {
+        let mut s = tag(id).to_owned();
+        if let Some(os) = m.function(id).and_then(|f| f.os_devices.first()) {
+            s.push_str(&format!(" {os}"));
+        }
+        s
+    };
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style::paint(
+            HEADING,
+            "Nearest NIC of each GPU and accelerator (the NIC DMAs into its memory, as GPUDirect RDMA)"
+        )
+    );
+    let tw = all.iter().map(|n| tag(n.gpu).len()).max().unwrap_or(2);
+    for n in &all {
+        let nics: Vec<String> = n.nics.iter().map(|&c| name(c)).collect();
+        let (verdict, st) = verdict_cell(&n.cell);
+        let (band, _) = bandwidth_cell(&n.cell);
+        let how = if n.p2p() {
+            format!(
+                "{} · {} · {}",
+                style::paint(st, verdict),
+                n.cell.class.as_str(),
+                if band == "?" {
+                    "bandwidth unknown".to_owned()
+                } else {
+                    format!("{band} GB/s")
+                }
+            )
+        } else {
+            format!(
+                "{} no P2P to any NIC; nearest by path ({})",
+                style::paint(BAD, "--"),
+                n.cell.class.as_str()
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} → {}  {how}",
+            style::paint(ID, format!("{:<tw$}", tag(n.gpu))),
+            words::bdf(m, n.gpu),
+            nics.join(", "),
+        );
+    }
+}
+
+/// The widest line a matrix may take.
+const WIDTH: usize = 100;
+
+/// One matrix: a row per provider, a column per client, in the layout's order; when the
+/// columns do not fit [`WIDTH`] with one space between them, in blocks that do.
+fn grid(out: &mut String, x: &Matrix, layout: &Layout, title: &str, cell: fn(&Cell) -> CellText) {
+    // Every cell once, in display order.
+    let n = layout.order.len();
+    let texts: Vec<CellText> = layout
+        .order
+        .iter()
+        .flat_map(|&i| layout.order.iter().map(move |&j| (i, j)))
+        .map(|(i, j)| x.cell(i, j).map_or_else(|| ("?".to_owned(), DIM), cell))
+        .collect();
+    let lw = layout.tags.iter().map(String::len).max().unwrap_or(2);
     let w = texts
         .iter()
         .map(|(t, _)| t.chars().count())
-        .chain(std::iter::once(iw))
+        .chain(layout.tags.iter().map(String::len))
         .max()
         .unwrap_or(1);
-    // Two spaces between columns, or one when that keeps a wide matrix within 100 columns
-    // (16 devices of four-character cells fit 84).
-    let sep = if iw + n * (w + 2) > 100 { " " } else { "  " };
+    // Two spaces between columns when all of them fit so, else one, in blocks if need be.
+    let (sep, per_block) = if lw + n * (w + 2) <= WIDTH {
+        ("  ", n.max(1))
+    } else {
+        (" ", (WIDTH.saturating_sub(lw) / (w + 1)).max(1))
+    };
     let _ = writeln!(out, "\n{}", style::paint(HEADING, title));
-    let mut head = format!("{:>iw$}", "");
-    for j in 0..n {
-        head.push_str(&format!("{sep}{j:>w$}"));
-    }
-    let _ = writeln!(out, "{}", style::paint(ID, head.trim_end()));
-    for i in 0..n {
-        let mut line = style::paint(ID, format!("{i:>iw$}"));
-        for j in 0..n {
-            let (t, st) = texts
-                .get(i * n + j)
-                .cloned()
-                .unwrap_or_else(|| ("?".to_owned(), DIM));
-            line.push_str(sep);
-            line.push_str(&style::paint(st, format!("{t:>w$}")));
+    let columns: Vec<usize> = (0..n).collect();
+    for (b, block) in columns.chunks(per_block).enumerate() {
+        if b > 0 {
+            let _ = writeln!(out);
         }
-        let _ = writeln!(out, "{line}");
+        let mut head = format!("{:lw$}", "");
+        for &c in block {
+            head.push_str(&format!("{sep}{:>w$}", layout.tag(layout.order[c])));
+        }
+        let _ = writeln!(out, "{}", style::paint(ID, head.trim_end()));
+        for (r, &i) in layout.order.iter().enumerate() {
+            let mut line = style::paint(ID, format!("{:<lw$}", layout.tag(i)));
+            for &c in block {
+                let (t, st) = &texts[r * n + c];
+                line.push_str(sep);
+                line.push_str(&style::paint(*st, format!("{t:>w$}")));
+            }
+            let _ = writeln!(out, "{line}");
+        }
     }
 }

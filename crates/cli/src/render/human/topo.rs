@@ -224,6 +224,16 @@ fn node(out: &mut String, m: &Machine, id: FunctionId, prefix: &str, last: bool)
     let mut first = vec![class, words::port_type(f)];
     if f.is_pcie != Some(false) {
         first.push(words::link(f));
+        if let Some(u) = m.uplink(id).filter(|u| u.trained_down() == Some(true)) {
+            first.push(style::paint(
+                FAIR,
+                format!(
+                    "trained down: it can do {} ({}), routes count that",
+                    words::link_status(&u.capable_link).unwrap_or_default(),
+                    words::bandwidth(u.capable)
+                ),
+            ));
+        }
     }
     let _ = writeln!(out, "{detail}{}", first.join(" · "));
     let mut second = vec![

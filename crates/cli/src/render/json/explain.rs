@@ -213,8 +213,11 @@ pub struct Route {
     pub class: &'static str,
     /// Through the host bridge (else below the common bridge).
     pub via_host_bridge: bool,
-    /// Narrowest link, GB/s, or null when a link is unknown.
+    /// Narrowest link by what the links can do, GB/s, or null when a link is unknown.
     pub bandwidth_gbps: Option<f64>,
+    /// Narrowest link as the links are trained now, GB/s (below `bandwidth_gbps` when one has
+    /// trained down), or null when unknown.
+    pub current_bandwidth_gbps: Option<f64>,
     /// Whose upstream link is the narrowest known one, or null.
     pub bottleneck: Option<String>,
     /// Physical links crossed.
@@ -438,6 +441,7 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
             class: vocab::class(q.class),
             via_host_bridge: q.via_host_bridge,
             bandwidth_gbps: q.bandwidth.map(vocab::gbps),
+            current_bandwidth_gbps: q.current_bandwidth.map(vocab::gbps),
             bottleneck: q.bottleneck.map(|b| m.name(b)),
             links: q.links,
             hops: q.hops,

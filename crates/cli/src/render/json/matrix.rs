@@ -36,9 +36,11 @@ pub struct Pair {
     pub map_type_if_acs_on: &'static str,
     /// `X`, `PIX`, `PXB`, `PHB`, `NODE` or `SYS`.
     pub class: &'static str,
-    /// Narrowest link of the route, GB/s per direction after line encoding; null when
-    /// unknown, when the kernel refuses, and for a device with itself.
+    /// Narrowest link of the route by what the links can do, GB/s per direction after line
+    /// encoding; null when unknown, when the kernel refuses, and for a device with itself.
     pub bandwidth_gbps: Option<f64>,
+    /// The same as the links are trained now (lower when one has trained down), or null.
+    pub current_bandwidth_gbps: Option<f64>,
     /// Links the route crosses (tree edges), null when there is no route.
     pub hops: Option<u16>,
     /// Whether the route goes through the host bridge, null when there is no route.
@@ -69,6 +71,7 @@ pub fn build(m: &Machine, x: &Matrix) -> Vec<Pair> {
                 map_type_if_acs_on: vocab::map_type(v.map_type_if_acs_on()),
                 class: vocab::class(c.class),
                 bandwidth_gbps: c.route.and_then(|q| q.bandwidth).map(vocab::gbps),
+                current_bandwidth_gbps: c.route.and_then(|q| q.current_bandwidth).map(vocab::gbps),
                 hops: c.route.map(|q| q.hops),
                 via_host_bridge: c.route.map(|q| q.via_host_bridge),
                 reasons: m

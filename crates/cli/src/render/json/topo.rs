@@ -170,6 +170,11 @@ pub struct FunctionOut {
     pub link: LinkOut,
     /// Maximum link.
     pub max_link: LinkOut,
+    /// Bandwidth the link to its upstream port can do (the lower of both ends' maxima), GB/s,
+    /// or null when unknown or when the function has no such link.
+    pub capable_bandwidth_gbps: Option<f64>,
+    /// Whether that link runs below what it can do now (an idle GPU trains down), or null.
+    pub trained_down: Option<bool>,
     /// Bound driver, or null.
     pub driver: Option<String>,
     /// Whom an importer acting for this function speaks for, when the machine says
@@ -271,6 +276,8 @@ fn function(m: &Machine, id: FunctionId, f: &Function) -> FunctionOut {
         numa_node: m.numa_node(id),
         link: LinkOut::of(&f.current_link),
         max_link: LinkOut::of(&f.max_link),
+        capable_bandwidth_gbps: m.uplink(id).and_then(|u| u.capable).map(vocab::gbps),
+        trained_down: m.uplink(id).and_then(|u| u.trained_down()),
         driver: f.driver.clone(),
         trust: f.trust.map(vocab::trust),
         p2pmem: f.p2pmem.map(|p| P2pMemOut {
