@@ -55,6 +55,7 @@ initramfs() {
   cp "$R$MODOUT"/*.ko "$_i/modules/"
   cp "$KHERE/guest/init" "$_i/init"; chmod +x "$_i/init"
   cp "$KHERE"/guest/storylines/*.sh "$_i/storylines/"
+  dmabuf_initramfs
   in_chroot "cd $WORK/initramfs && find . | cpio -o -H newc --quiet | gzip -1 > $WORK/initrd.gz" \
     || die "cannot pack the initramfs"
 }

@@ -76,7 +76,8 @@
 //! assert_eq!(agreement.candidates().len(), 2);
 //! ```
 
-#![cfg_attr(not(feature = "std"), no_std)]
+// Inside Linux the kernel's build declares `no_std` itself (`-Zcrate-attr=no_std`).
+#![cfg_attr(not(any(feature = "std", kernel)), no_std)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]
