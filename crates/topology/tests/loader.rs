@@ -77,7 +77,12 @@ fn base_tree() -> Tree {
     attr(RP, "numa_node", b"-1\n");
     attr(RP, "current_link_speed", b"16.0 GT/s PCIe\n");
     attr(RP, "current_link_width", b"16\n");
-    attr(RP, "config", &pcie_config(4, Some(0x001d)));
+    // The configs say what the attribute files say, as the kernel's do: the IDs, and the
+    // root port's Link Status (16 GT/s, x16) at its PCI Express capability (0x40 + 0x12).
+    let mut rp_config = pcie_config(4, Some(0x001d));
+    rp_config[2..4].copy_from_slice(&0x2030u16.to_le_bytes());
+    rp_config[0x52..0x54].copy_from_slice(&(4u16 | 16 << 4).to_le_bytes());
+    attr(RP, "config", &rp_config);
     // The switch port is only in the path: a folder with a few files, not in bus/pci/devices.
     attr(HIDDEN, "class", b"0x060400\n");
     attr(EP, "vendor", b"0x15b3\n");
@@ -88,7 +93,9 @@ fn base_tree() -> Tree {
     attr(EP, "current_link_width", b"8\n");
     attr(EP, "max_link_speed", b"Unknown\n");
     attr(EP, "local_cpus", b"00000000,0000000f\n");
-    attr(EP, "config", &config(64, false, true));
+    let mut ep_config = config(64, false, true);
+    ep_config[0..4].copy_from_slice(&[0xb3, 0x15, 0x17, 0x10]);
+    attr(EP, "config", &ep_config);
     attr(EP, "resource", b"0x00000000fb000000 0x00000000fbffffff 0x000000000014220c\n0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
     attr(&format!("{EP}/net/eth0"), "ifindex", b"2\n");
     files.push(("proc/cpuinfo".into(), b"processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n".to_vec()));
@@ -345,7 +352,11 @@ fn empty_attribute_files_are_unknown() {
 
 #[test]
 fn malformed_files_are_errors_naming_the_file_and_the_expectation() {
-    let e = err_of(&with_file(&format!("{EP}/vendor"), b"0xzz15\n"));
+    // An ID file is read, and so checked, where the config does not give the ID: here there
+    // is none (a virtual function's says ffff).
+    let mut t = with_file(&format!("{EP}/vendor"), b"0xzz15\n");
+    t.files.retain(|(p, _)| *p != format!("{EP}/config"));
+    let e = err_of(&t);
     assert!(
         e.contains("0000:02:00.0/vendor") && e.contains("expected a hexadecimal number"),
         "{e}"

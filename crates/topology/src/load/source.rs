@@ -151,8 +151,7 @@ pub(crate) fn read_capped(
     limit: &SizeLimit,
     path: impl FnOnce() -> String,
 ) -> Result<Result<Vec<u8>, std::io::Error>, LoadError> {
-    // Room for a whole sysfs attribute or configuration space at once: read in one call, and
-    // the end seen by the next, instead of after a first small probe.
+    // The end is then seen by the second read, without a first small probe read.
     let first =
         usize::try_from(limit.bytes.saturating_add(1)).map_or(FIRST_READ, |l| l.min(FIRST_READ));
     let mut data = Vec::with_capacity(first);

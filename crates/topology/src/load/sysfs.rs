@@ -612,6 +612,14 @@ fn read_function(src: &dyn Source, dir: &str, bdf: Bdf) -> Result<(Function, Nam
         f.vendor = u16_of(a.hex("vendor", 0xffff)?);
         f.device = u16_of(a.hex("device", 0xffff)?);
         f.revision = a.hex("revision", 0xff)?.and_then(|v| u8::try_from(v).ok());
+        // No attribute files either: what the config says, `ffff` included.
+        if let Some(cfg) = &cfg {
+            if f.vendor.is_none() {
+                f.vendor = Some(u16::from_le_bytes([cfg[0], cfg[1]]));
+                f.device = Some(u16::from_le_bytes([cfg[2], cfg[3]]));
+            }
+            f.revision = f.revision.or(Some(cfg[8]));
+        }
     }
     if f.subsystem_vendor.is_none() {
         f.subsystem_vendor = u16_of(a.hex("subsystem_vendor", 0xffff)?);
