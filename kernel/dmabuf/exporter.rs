@@ -403,7 +403,7 @@ fn bar_of(provider: &PciFunction, bus: u64) -> Option<(u8, BusWindow)> {
         if end <= start {
             return None;
         }
-        let len = end - start + 1;
+        let len = (end - start).checked_add(1)?;
         let mut region = bindings::pci_bus_region { start: 0, end: 0 };
         // SAFETY: what `pci_bus_address()` (static inline) does: translate the BAR's resource
         // to bus addresses through the function's bus, both valid while it is.
@@ -729,8 +729,7 @@ impl ExporterFile {
         UserSlice::new(arg, path.len())
             .reader()
             .read_slice(&mut path)?;
-        let end = path.iter().position(|&c| c == 0).ok_or(EINVAL)?;
-        let path = core::ffi::CStr::from_bytes_with_nul(&path[..=end]).map_err(|_| EINVAL)?;
+        let path = core::ffi::CStr::from_bytes_until_nul(&path).map_err(|_| EINVAL)?;
         self.with_export(|export| {
             let b = &export.buffer;
             let _resv = export.dmabuf.lock();

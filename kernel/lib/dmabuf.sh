@@ -15,6 +15,20 @@ dmabuf_modules() {
   if grep -q '^warning' "$LOGS/dmabuf-module-build.log"; then
     cat "$LOGS/dmabuf-module-build.log" >&2; die "the dma-buf module build has warnings"
   fi
+  dmabuf_no_panic_paths dmabuf_negotiate_lifecycle.o exporter.o importer.o
+}
+
+# As guest.sh's no_panic_paths, for the dma-buf objects, less the kernel's own KVec code that
+# they instantiate (`kernel::alloc::kvec::Vec<...>::reserve` and the like check their
+# arithmetic with panics; that is the kernel's code, not ours).
+dmabuf_no_panic_paths() {
+  for _o in "$@"; do
+    _where=$(in_chroot "llvm-objdump -d -r -C --no-show-raw-insn $DMABUF_MODOUT/$_o" |
+      awk '/^[0-9a-f]+ </ { fn = $0 } /core::panicking/ { sub(/^[0-9a-f]+ /, "", fn); print "  " fn }' |
+      grep -v '^  <<kernel::alloc::kvec::Vec<' | sort -u || true)
+    [ -z "$_where" ] || die "kernel/dmabuf's $_o has panic paths, in:
+$_where"
+  done
 }
 
 # Adds the modules and /bin/dmabufctl to the initramfs being packed in $R$WORK/initramfs.
