@@ -107,8 +107,9 @@ def user_negotiation(binary, topo, provider, client):
     with open(path, "w") as f:
         f.write(SCENARIO.format(p=provider, c=client))
     status, out = dmabuf_ic(binary, topo.snapshot, "negotiate", path)
-    if status not in (0, 3) or "candidates" not in out:
-        return {"error": f"dmabuf-ic negotiate exited {status}: {out.get('error', '')}"}
+    if status not in (0, 3) or not isinstance(out, dict) or "candidates" not in out:
+        why = out.get("error", "") if isinstance(out, dict) else "unexpected output"
+        return {"error": f"dmabuf-ic negotiate exited {status}: {why}"}
     if not out["agreed"]:
         return {"chosen": "none"}
     c = out["candidates"][out["chosen"]]

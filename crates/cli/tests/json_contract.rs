@@ -510,6 +510,15 @@ fn explain_with_acs_redirect() {
     assert_eq!(c["map_type"], "bus-addr");
     assert_eq!(c["distance"], 4);
     assert_eq!(x["route"]["iommu_translates"], true);
+    assert_eq!(x["route"]["iommu_domain"], "DMA-FQ");
+    assert!(
+        x["route"]["iommu"]
+            .as_str()
+            .unwrap()
+            .contains("mapped at an IOVA"),
+        "{}",
+        x["route"]["iommu"]
+    );
 }
 
 /// How good a verdict is: (map type rank, distance); a change must be better.

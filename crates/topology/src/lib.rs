@@ -34,6 +34,8 @@
 //! ```
 
 pub mod fabric;
+pub mod guest;
+pub mod iommu;
 pub mod limits;
 pub mod load;
 pub mod machine;
@@ -47,6 +49,7 @@ pub mod synth;
 pub mod unknowns;
 pub mod whitelist;
 
+pub use iommu::IommuDomain;
 pub use machine::{
     BuildError, CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId,
     LinkEnd, LinkKind, Machine, MachineBuilder, PrivateFabric, PrivateLink, Upstream,

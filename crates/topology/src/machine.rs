@@ -159,6 +159,8 @@ pub struct Function {
     pub sriov_numvfs: Option<u32>,
     /// IOMMU group number.
     pub iommu_group: Option<u32>,
+    /// The type of its IOMMU group's default domain, if known ([`crate::iommu`]).
+    pub iommu_domain: Option<crate::IommuDomain>,
     /// NUMA node (`None` for the kernel's -1 or when missing).
     pub numa_node: Option<u32>,
     /// CPUs close to the function, as a cpulist (`0-7,16-23`).
@@ -210,6 +212,7 @@ impl Function {
             physfn: None,
             sriov_numvfs: None,
             iommu_group: None,
+            iommu_domain: None,
             numa_node: None,
             local_cpulist: None,
             current_link: LinkStatus::default(),
@@ -535,6 +538,7 @@ pub struct MachineBuilder {
     switches_collapsed: bool,
     iommu_groups_known: bool,
     whitelist: Option<Whitelist>,
+    guest: Vec<String>,
 }
 
 impl MachineBuilder {
@@ -556,6 +560,7 @@ impl MachineBuilder {
             switches_collapsed: machine.switches_collapsed,
             iommu_groups_known: machine.iommu_groups_known,
             whitelist: Some(machine.whitelist.clone()),
+            guest: machine.guest.clone(),
         }
     }
 
@@ -612,6 +617,13 @@ impl MachineBuilder {
     /// Says whether the source shows IOMMU groups (so that a function without one has no IOMMU).
     pub fn iommu_groups_known(&mut self, known: bool) -> &mut Self {
         self.iommu_groups_known = known;
+        self
+    }
+
+    /// Marks the machine as a virtual machine's guest, with what says so (the CPU's
+    /// `hypervisor` flag, the DMI vendor, virtual PCI devices; see [`crate::guest`]).
+    pub fn guest(&mut self, evidence: Vec<String>) -> &mut Self {
+        self.guest = evidence;
         self
     }
 
@@ -715,6 +727,7 @@ impl MachineBuilder {
             switches_collapsed: self.switches_collapsed,
             iommu_groups_known: self.iommu_groups_known,
             whitelist,
+            guest: self.guest,
             by_bdf,
             topo: crate::p2pdma::Topo::default(),
             private: crate::fabric::PrivateRoutes::default(),
@@ -737,6 +750,7 @@ pub struct Machine {
     switches_collapsed: bool,
     iommu_groups_known: bool,
     whitelist: Whitelist,
+    guest: Vec<String>,
     by_bdf: HashMap<Bdf, u32>,
     pub(crate) topo: crate::p2pdma::Topo,
     pub(crate) private: crate::fabric::PrivateRoutes,
@@ -754,6 +768,7 @@ impl PartialEq for Machine {
             && self.fabrics == other.fabrics
             && self.links == other.links
             && self.switches_collapsed == other.switches_collapsed
+            && self.guest == other.guest
             && self.iommu_groups_known == other.iommu_groups_known
             && self.whitelist == other.whitelist
     }
@@ -874,6 +889,18 @@ impl Machine {
     /// [`MachineBuilder::switches_collapsed`]).
     pub fn switches_collapsed(&self) -> bool {
         self.switches_collapsed
+    }
+
+    /// What says the machine is a virtual machine's guest; empty when nothing does. A guest's
+    /// PCI tree is the one the hypervisor shows it, not the host's: the host's switches, ACS and
+    /// IOMMU decide what a passed-through device's P2P traffic really does.
+    pub fn guest_evidence(&self) -> &[String] {
+        &self.guest
+    }
+
+    /// Whether something says the machine is a virtual machine's guest.
+    pub fn is_guest(&self) -> bool {
+        !self.guest.is_empty()
     }
 
     /// Whether the source showed IOMMU groups.

@@ -163,9 +163,11 @@ pub struct PathQuality {
     pub host_bridges_crossed: u8,
     /// Whether the traffic crosses NUMA nodes; `None` if a node is unknown.
     pub numa_crossing: Option<bool>,
-    /// Whether an IOMMU translates the client's accesses: `Some(false)` on a bus-address route,
-    /// `Some(true)` through the host bridge when the client has an IOMMU group, `Some(false)`
-    /// when it has none and the source shows IOMMU groups, otherwise `None`.
+    /// Whether an IOMMU translates the client's accesses: `Some(false)` on a bus-address route
+    /// (bus addresses bypass it); through the host bridge, what the client's IOMMU domain says
+    /// ([`IommuDomain::translates`](crate::IommuDomain::translates): `DMA`, `DMA-FQ` yes,
+    /// `identity` no) when it has a group, `Some(false)` when it has none and the source shows
+    /// IOMMU groups, otherwise (a group of unknown domain type, or no word on groups) `None`.
     pub iommu_translates: Option<bool>,
     /// Latency estimate (UCX's penalties, see the module docs), if any.
     pub latency: Option<Latency>,
@@ -406,10 +408,12 @@ impl Machine {
         };
         let numa_crossing = self.numa_pair(provider, client);
         let client_fn = self.function(client)?;
+        // Bus addresses bypass the IOMMU; through the host bridge, the client's domain decides
+        // (an identity domain hands out CPU physical addresses; see crate::iommu).
         let iommu_translates = if !via_hb {
             Some(false)
         } else if client_fn.iommu_group.is_some() {
-            Some(true)
+            client_fn.iommu_domain.as_ref().and_then(|d| d.translates())
         } else if self.iommu_groups_known() {
             Some(false)
         } else {

@@ -45,6 +45,26 @@ impl PairReport {
 }
 
 impl Machine {
+    /// What the client's IOMMU domain means for a transfer of this map type, as a sentence;
+    /// `None` when the source says nothing about IOMMUs.
+    pub fn iommu_reason(&self, client: FunctionId, map: MapType) -> Option<String> {
+        let f = self.function(client)?;
+        match (&f.iommu_domain, f.iommu_group) {
+            (Some(d), _) => Some(format!(
+                "the client's IOMMU domain is {d}: {}",
+                d.p2p_meaning(map)
+            )),
+            (None, Some(g)) => Some(format!(
+                "the client is in IOMMU group {g}, whose domain type the source does not give \
+                 (identity passes the BAR's physical address through, DMA maps it at an IOVA)"
+            )),
+            (None, None) if self.iommu_groups_known() => {
+                Some("the client has no IOMMU group: no IOMMU translates its accesses".to_owned())
+            }
+            (None, None) => None,
+        }
+    }
+
     /// The full report for a pair; `None` if either function does not exist.
     pub fn pair_report(&self, provider: FunctionId, client: FunctionId) -> Option<PairReport> {
         let verdict = self.p2p_verdict(provider, client)?;
@@ -61,8 +81,8 @@ impl Machine {
             }
             _ => "no physical PCIe link on the path".to_owned(),
         });
-        if let Some(true) = quality.iommu_translates {
-            reasons.push("the client's IOMMU translates the accesses".to_owned());
+        if let Some(line) = self.iommu_reason(client, verdict.map_type) {
+            reasons.push(line);
         }
         Some(PairReport {
             verdict,

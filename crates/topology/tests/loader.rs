@@ -291,6 +291,41 @@ fn with_file(path: &str, v: &[u8]) -> Tree {
 }
 
 #[test]
+fn the_iommu_group_s_domain_type_is_read() {
+    let mut t = base_tree();
+    t.links.push((
+        format!("{EP}/iommu_group"),
+        "../../../../../kernel/iommu_groups/7".into(),
+    ));
+    t.files.push((
+        "sys/kernel/iommu_groups/7/type".into(),
+        b"DMA-FQ\n".to_vec(),
+    ));
+    let root = write_dir(&t);
+    let m = load_sysfs(&root).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+    let ep = m.find(bdf("0000:02:00.0")).unwrap();
+    let f = m.function(ep).unwrap();
+    assert_eq!(f.iommu_group, Some(7));
+    assert_eq!(f.iommu_domain, Some(pci_topology::IommuDomain::DmaFq));
+    assert!(m.iommu_groups_known());
+    // Through the host bridge, a DMA-FQ domain translates; bus addresses bypass it.
+    let rp = m.find(bdf("0000:00:01.0")).unwrap();
+    assert_eq!(
+        m.path_quality(rp, ep, true).unwrap().iommu_translates,
+        Some(true)
+    );
+    assert_eq!(
+        m.path_quality(rp, ep, false).unwrap().iommu_translates,
+        Some(false)
+    );
+    let why = m
+        .iommu_reason(ep, pci_topology::MapType::ThruHostBridge)
+        .unwrap();
+    assert!(why.contains("IOVA"), "{why}");
+}
+
+#[test]
 fn empty_attribute_files_are_unknown() {
     // hwloc-gather-topology copies with `cat > file`, which leaves an empty file when the read
     // fails: unknown, like a missing file, not malformed.

@@ -745,3 +745,42 @@ fn every_file_of_the_real_folder_is_covered() {
     }
     assert!(n > 200, "{n} files");
 }
+
+#[test]
+#[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
+fn virtual_machines_are_told_from_bare_metal() {
+    let Some(fx) = common::fixtures() else { return };
+    let real = fx.join("real");
+    // SOURCES.md: ghw's two accel snapshots are QEMU/KVM guests; Azure's NDv4 and NDv5 and
+    // AWS's p4d/p4de files write the hypervisor's virtual switches (ffff:ff:NN.0).
+    for (f, guest) in [
+        ("sysfs-ghw/linux-amd64-accel.tar.gz", true),
+        ("sysfs-ghw/linux-amd64-accel-nvidia.tar.gz", true),
+        (
+            "sysfs-ghw/linux-amd64-415ee03b8c4d1c4f07ae2e9d8b3d3d6d.tar.gz",
+            false,
+        ),
+        (
+            "sysfs-ghw/linux-amd64-61797caf7c0b6bca1725ad7975ed4773.tar.gz",
+            false,
+        ),
+        (
+            "sysfs-ghw/linux-amd64-8581cf3a529e5d8b97ea876eade2f60d.tar.gz",
+            false,
+        ),
+        ("nccl/azure/ndv4-topo.xml", true),
+        ("nccl/azure/ndv5-topo.xml", true),
+        ("aws/p4d-24xl-topo.xml", true),
+        ("aws/p4de-24xl-topo.xml", true),
+        ("nccl/simllm/perlmutter_a100_nid001056.nccl_topo.xml", false),
+    ] {
+        let m = open(&real.join(f)).machine;
+        assert_eq!(m.is_guest(), guest, "{f}: {:?}", m.guest_evidence());
+    }
+    let m = open(&real.join("sysfs-ghw/linux-amd64-accel-nvidia.tar.gz")).machine;
+    let why = m.guest_evidence().join("; ");
+    assert!(
+        why.contains("hypervisor flag") && why.contains("QEMU"),
+        "{why}"
+    );
+}

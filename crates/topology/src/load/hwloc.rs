@@ -36,6 +36,8 @@
 //! - **CPU**: the first object with a `CPUVendor` or `CPUModel` info (a Package): `CPUVendor`,
 //!   `CPUFamilyNumber`, `CPUModelNumber`, `CPUModel`, and the `Machine` object's
 //!   `Architecture`; what is missing is unknown (the vendor is not guessed from the model name).
+//! - **Guest**: the `Machine` object's `DMISysVendor` and `DMIProductName`, and virtual PCI
+//!   functions, say whether the export is of a virtual machine ([`crate::guest`]).
 //! - **Private links**: the `NVLinkBandwidth` (NVIDIA) and `XGMIBandwidth` (AMD) matrices, in
 //!   `<distances2>` or `<distances2hetero>`, values in MB/s. Each pair with a non-zero value
 //!   becomes a [`PrivateLink`](crate::PrivateLink) with that bandwidth and a count of 1: hwloc
@@ -102,6 +104,7 @@ pub fn parse_hwloc_xml_with_warnings(
         gp: HashMap::new(),
         cpu: None,
         arch: None,
+        dmi: (None, None),
         warnings: Vec::new(),
         cpulists: HashMap::new(),
     };
@@ -148,6 +151,11 @@ pub fn parse_hwloc_xml_with_warnings(
             }
         }
     }
+    let guest: Vec<String> = crate::guest::from_dmi(l.dmi.0.as_deref(), l.dmi.1.as_deref())
+        .into_iter()
+        .chain(crate::guest::from_functions(l.b.functions()))
+        .collect();
+    l.b.guest(guest);
     let mut cpu = l.cpu.take().unwrap_or_default();
     cpu.arch = l.arch.take();
     l.b.cpu(cpu);
@@ -196,6 +204,8 @@ struct Loader<'a> {
     cpu: Option<CpuInfo>,
     /// The `Architecture` info of the `Machine` object.
     arch: Option<CpuArch>,
+    /// Its `DMISysVendor` and `DMIProductName` infos.
+    dmi: (Option<String>, Option<String>),
     warnings: Vec<LoadWarning>,
     /// Decoded cpusets.
     cpulists: HashMap<&'a str, Option<String>>,
@@ -303,11 +313,16 @@ impl<'a> Loader<'a> {
                     self.cpu = cpu_info(&doc, e)?;
                 }
                 if other == "Machine" && self.arch.is_none() {
-                    self.arch = e
-                        .children_named("info")
-                        .find(|i| i.value("name") == Some("Architecture"))
-                        .and_then(|i| i.value("value"))
-                        .map(CpuArch::from_name);
+                    let info = |n: &str| {
+                        e.children_named("info")
+                            .find(|i| i.value("name") == Some(n))
+                            .and_then(|i| i.value("value"))
+                    };
+                    self.arch = info("Architecture").map(CpuArch::from_name);
+                    self.dmi = (
+                        info("DMISysVendor").map(str::to_owned),
+                        info("DMIProductName").map(str::to_owned),
+                    );
                 }
                 match other {
                     "Package" => Member::Cpu(inner.nodeset.and_then(hwloc_bitmap_single)),

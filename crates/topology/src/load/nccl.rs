@@ -482,6 +482,7 @@ pub fn parse_nccl_xml_with_warnings(
     );
     b.cpu(cpu_info.unwrap_or_default());
     b.switches_collapsed(true);
+    b.guest(guest_evidence(b.functions()));
     let m = b.build().map_err(|e| LoadError::Build {
         path: name.to_owned(),
         source: e,
@@ -492,6 +493,31 @@ pub fn parse_nccl_xml_with_warnings(
         "the file lists no <pci> element (NCCL writes one for each GPU, NIC and switch)",
     )?;
     Ok((m, warnings))
+}
+
+/// What says an NCCL file is of a virtual machine: the virtual switches of Azure's and AWS's
+/// files (at `ffff:ff:NN.0`, or of vendor `ffff`), and virtual PCI functions
+/// ([`crate::guest`]). NCCL's placeholder for an NVSwitch it cannot see is no evidence: a
+/// container, which shares the host's PCI tree, writes it too.
+fn guest_evidence(functions: &[Function]) -> Vec<String> {
+    let virtual_switches = functions
+        .iter()
+        .filter(|f| {
+            f.listed
+                && f.is_bridge()
+                && (f.vendor == Some(0xffff) || (f.bdf.domain == 0xffff && f.bdf.bus == 0xff))
+        })
+        .count();
+    let mut out = Vec::new();
+    if virtual_switches > 0 {
+        out.push(format!(
+            "{virtual_switches} PCIe switch{} at ffff:ff:NN.0 or of vendor ffff, as cloud VMs' \
+             NCCL files write the hypervisor's virtual switches",
+            if virtual_switches == 1 { "" } else { "es" }
+        ));
+    }
+    out.extend(crate::guest::from_functions(functions));
+    out
 }
 
 fn count_of(doc: &Doc<'_>, l: &Element) -> Result<u16, LoadError> {

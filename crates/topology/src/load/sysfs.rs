@@ -1,8 +1,8 @@
 //! The sysfs loader.
 //!
 //! Reads `sys/bus/pci/devices/*` (links into `sys/devices/pci*/...`), each function's attributes
-//! and `config`, the `physfn`, `driver` and `iommu_group` links, `p2pmem/`, and
-//! `proc/cpuinfo`. What real snapshots contain is handled:
+//! and `config`, the `physfn`, `driver` and `iommu_group` links (and the group's default domain
+//! type, `sys/kernel/iommu_groups/N/type`), `p2pmem/`, and `proc/cpuinfo`. What real snapshots contain is handled:
 //!
 //! - **64-byte configs** (gathered without root): PCIe port type and ACS are unknown, not off
 //!   (unless the header says the function has no capability list at all: then it is
@@ -30,6 +30,7 @@ use dmabuf_negotiate::Trust;
 use super::cpuset::kernel_mask_to_list;
 use super::source::{EntryKind, Source};
 use super::{LoadError, parse_hex, quote};
+use crate::iommu::IommuDomain;
 use crate::limits::{self, MAX_BRIDGE_DEPTH};
 use crate::machine::{
     CpuArch, CpuInfo, CpuVendor, Function, FunctionId, HostBridge, HostBridgeId, Machine,
@@ -287,12 +288,66 @@ pub fn load_from_source(src: &dyn Source) -> Result<Machine, LoadError> {
             hb.numa_node = Some(n);
         }
     }
-    b.cpu(read_cpuinfo(src)?);
+    // Each IOMMU group's default domain type, read once per group.
+    let mut domains: HashMap<u32, Option<IommuDomain>> = HashMap::new();
+    for i in 0..b.functions().len() {
+        let id = FunctionId(i as u32);
+        let Some(g) = b.function_mut(id).and_then(|f| f.iommu_group) else {
+            continue;
+        };
+        let domain = match domains.get(&g) {
+            Some(d) => d.clone(),
+            None => {
+                let path = format!("sys/kernel/iommu_groups/{g}/type");
+                let d = src
+                    .read(&path, &limits::SYSFS_ATTRIBUTE)?
+                    .map(|t| String::from_utf8_lossy(&t).trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| IommuDomain::from_sysfs(&t));
+                domains.insert(g, d.clone());
+                d
+            }
+        };
+        if let Some(f) = b.function_mut(id) {
+            f.iommu_domain = domain;
+        }
+    }
+    let (cpu, hypervisor) = read_cpuinfo(src)?;
+    b.cpu(cpu);
+    b.guest(guest_evidence(src, hypervisor, b.functions())?);
     b.iommu_groups_known(src.kind("sys/kernel/iommu_groups")? == Some(EntryKind::Dir));
     b.build().map_err(|e| LoadError::Build {
         path: src.display(""),
         source: e,
     })
+}
+
+/// What says the tree is a virtual machine's guest: the CPU's hypervisor flag, the DMI system
+/// (`sys/class/dmi/id`), `sys/hypervisor/type`, and virtual PCI functions ([`crate::guest`]).
+fn guest_evidence(
+    src: &dyn Source,
+    hypervisor: Option<String>,
+    functions: &[Function],
+) -> Result<Vec<String>, LoadError> {
+    let text = |p: &str| -> Result<Option<String>, LoadError> {
+        Ok(src
+            .read(p, &limits::SYSFS_ATTRIBUTE)?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|t| !t.is_empty()))
+    };
+    let dmi = src.resolve("sys/class/dmi/id", true)?;
+    let vendor = text(&format!("{dmi}/sys_vendor"))?;
+    let product = text(&format!("{dmi}/product_name"))?;
+    let xen = text("sys/hypervisor/type")?.map(|t| format!("sys/hypervisor/type says {t}"));
+    Ok(hypervisor
+        .into_iter()
+        .chain(crate::guest::from_dmi(
+            vendor.as_deref(),
+            product.as_deref(),
+        ))
+        .chain(xen)
+        .chain(crate::guest::from_functions(functions))
+        .collect())
 }
 
 /// Why a tree holds no PCI functions, and how to get one that does.
@@ -712,12 +767,14 @@ fn parse_config(cfg: &[u8]) -> Option<ConfigInfo> {
     })
 }
 
-fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
+/// The CPU, and whether it reports the `hypervisor` flag (evidence of a guest).
+fn read_cpuinfo(src: &dyn Source) -> Result<(CpuInfo, Option<String>), LoadError> {
     let path = "proc/cpuinfo";
     let Some(bytes) = src.read(path, &limits::PROC_FILE)? else {
-        return Ok(CpuInfo::default());
+        return Ok((CpuInfo::default(), None));
     };
     let text = String::from_utf8_lossy(&bytes);
+    let hypervisor = crate::guest::from_cpuinfo(&text);
     let mut cpu = CpuInfo::default();
     let (mut vendor, mut family, mut model, mut name) = (None, None, None, None);
     let mut arch = None;
@@ -759,7 +816,7 @@ fn read_cpuinfo(src: &dyn Source) -> Result<CpuInfo, LoadError> {
     cpu.model = model.and_then(|m| m.parse().ok());
     cpu.model_name = name;
     cpu.arch = arch;
-    Ok(cpu)
+    Ok((cpu, hypervisor))
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ struct FileT {
     switches_collapsed: bool,
     #[serde(default)]
     iommu_groups_known: bool,
+    #[serde(default)]
+    guest: Vec<String>,
     cpu: Option<CpuT>,
     whitelist: Option<WhitelistT>,
     #[serde(default)]
@@ -116,6 +118,7 @@ struct FunctionT {
     physfn: Option<Spanned<String>>,
     sriov_numvfs: Option<u32>,
     iommu_group: Option<u32>,
+    iommu_domain: Option<String>,
     numa_node: Option<u32>,
     local_cpus: Option<String>,
     link: Option<Spanned<Value>>,
@@ -262,6 +265,7 @@ impl Reader<'_> {
         let mut b = MachineBuilder::new();
         b.switches_collapsed(file.switches_collapsed);
         b.iommu_groups_known(file.iommu_groups_known);
+        b.guest(file.guest.clone());
         if let Some(c) = file.cpu {
             b.cpu(CpuInfo {
                 arch: c.arch.as_deref().map(CpuArch::from_name),
@@ -568,6 +572,10 @@ impl Reader<'_> {
         }
         f.sriov_numvfs = t.sriov_numvfs;
         f.iommu_group = t.iommu_group;
+        f.iommu_domain = t
+            .iommu_domain
+            .as_deref()
+            .map(crate::IommuDomain::from_sysfs);
         f.numa_node = t.numa_node;
         f.local_cpulist.clone_from(&t.local_cpus);
         if let Some(l) = &t.link {

@@ -80,6 +80,10 @@ pub fn to_toml(m: &Machine) -> String {
     if m.iommu_groups_known() {
         let _ = writeln!(w, "iommu_groups_known = true");
     }
+    if m.is_guest() {
+        let items: Vec<String> = m.guest_evidence().iter().map(|e| s(e)).collect();
+        let _ = writeln!(w, "guest = [{}]", items.join(", "));
+    }
     let cpu = m.cpu();
     if *cpu != crate::machine::CpuInfo::default() {
         let _ = writeln!(w, "\n[cpu]");
@@ -248,6 +252,9 @@ fn function(w: &mut String, m: &Machine, f: &Function) {
     }
     if let Some(g) = f.iommu_group {
         let _ = writeln!(w, "iommu_group = {g}");
+    }
+    if let Some(d) = &f.iommu_domain {
+        let _ = writeln!(w, "iommu_domain = {}", s(d.name()));
     }
     if let Some(n) = f.numa_node {
         let _ = writeln!(w, "numa_node = {n}");

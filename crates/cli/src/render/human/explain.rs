@@ -66,6 +66,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
         style::paint(LABEL, "rules"),
         m.whitelist().release
     );
+    if let Some(note) = words::guest_note(m) {
+        let _ = writeln!(out, "{}     {note}", style::paint(LABEL, "guest"));
+    }
 
     // 1, 2: the chains.
     let _ = writeln!(
@@ -290,10 +293,13 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
         if let Some(l) = q.latency {
             parts.push(format!("≈{} ns (UCX estimate)", l.0));
         }
-        parts.push(match q.iommu_translates {
-            Some(true) => "IOMMU translates".to_owned(),
-            Some(false) => "no IOMMU translation".to_owned(),
-            None => style::paint(DIM, "IOMMU unknown"),
+        let domain = m.function(v.client).and_then(|f| f.iommu_domain.as_ref());
+        parts.push(match (q.iommu_translates, domain) {
+            (Some(true), Some(d)) => format!("IOMMU translates ({d})"),
+            (Some(true), None) => "IOMMU translates".to_owned(),
+            (Some(false), Some(d)) if q.via_host_bridge => format!("no IOMMU translation ({d})"),
+            (Some(false), _) => "no IOMMU translation".to_owned(),
+            (None, _) => style::paint(DIM, "IOMMU unknown"),
         });
         if q.numa_crossing == Some(true) {
             parts.push("crosses NUMA nodes".to_owned());
@@ -332,6 +338,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Explanation) -> String {
                 style::paint(LABEL, "links"),
                 links.join(", ")
             );
+        }
+        if let Some(why) = m.iommu_reason(v.client, v.map_type) {
+            let _ = writeln!(out, "{}     {why}", style::paint(LABEL, "iommu"));
         }
     } else if v.provider == v.client {
         let _ = writeln!(

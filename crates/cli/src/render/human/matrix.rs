@@ -26,6 +26,9 @@ pub fn render(m: &Machine, source: &MachineSource, x: &Matrix) -> String {
         style::paint(LABEL, "machine"),
         source.describe()
     );
+    if let Some(note) = words::guest_note(m) {
+        let _ = writeln!(out, "{}    {note}", style::paint(LABEL, "guest"));
+    }
     let chosen = match x.selection {
         Selection::Default { .. } => {
             "GPUs and displays, NICs, InfiniBand, NVMe and storage, accelerators, p2pmem providers (--all: every endpoint)"

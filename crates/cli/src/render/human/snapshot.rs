@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::commands::snapshot::{Saved, describe};
+use crate::counts::count;
 use crate::style::{self, DIM, FAIR, HEADING, ID, LABEL};
 
 /// How many names a list shows before "and N more".
@@ -36,12 +37,11 @@ pub fn render(x: &Saved) -> String {
     );
     let _ = writeln!(
         out,
-        "{}     {} PCI functions ({} bridges) below {} host bridge{}, {} files, links and folders; {}",
+        "{}     {} ({}) below {}, {} files, links and folders; {}",
         style::paint(LABEL, "holds"),
-        m.functions().len(),
-        bridges,
-        m.host_bridges().len(),
-        if m.host_bridges().len() == 1 { "" } else { "s" },
+        count(m.functions().len() as u64, "PCI function"),
+        count(bridges as u64, "bridge"),
+        count(m.host_bridges().len() as u64, "host bridge"),
         x.report.entries,
         if x.as_root {
             "taken as root"

@@ -54,6 +54,9 @@ fn header(out: &mut String, m: &Machine, source: &MachineSource) {
             String::new()
         }
     );
+    if let Some(note) = words::guest_note(m) {
+        let _ = writeln!(out, "{}    {note}", style::paint(LABEL, "guest"));
+    }
     if m.switches_collapsed() {
         let _ = writeln!(
             out,

@@ -96,10 +96,11 @@ pub fn numa(n: Option<u32>) -> String {
 
 /// The IOMMU group, or whether there is none.
 pub fn iommu(m: &Machine, f: &Function) -> String {
-    match f.iommu_group {
-        Some(g) => format!("IOMMU group {g}"),
-        None if m.iommu_groups_known() => "no IOMMU group".to_owned(),
-        None => style::paint(DIM, "IOMMU group unknown"),
+    match (f.iommu_group, &f.iommu_domain) {
+        (Some(g), Some(d)) => format!("IOMMU group {g} ({d} domain)"),
+        (Some(g), None) => format!("IOMMU group {g}"),
+        (None, _) if m.iommu_groups_known() => "no IOMMU group".to_owned(),
+        (None, _) => style::paint(DIM, "IOMMU group unknown"),
     }
 }
 
@@ -205,6 +206,22 @@ pub fn route(r: &Route, fabric: &dyn Fn(dmabuf_negotiate::FabricId) -> String) -
     }
     s.push_str(&format!(" · {}", count(r.hops, "hop")));
     s
+}
+
+/// When the machine is a virtual machine's guest: what that means for its verdicts, and what
+/// says so.
+pub fn guest_note(m: &Machine) -> Option<String> {
+    m.is_guest().then(|| {
+        style::paint(
+            FAIR,
+            format!(
+                "a virtual machine: this is the guest's PCI tree, not the host's, so verdicts are \
+                 the guest kernel's; the host's switches, ACS and IOMMU decide what P2P between \
+                 passed-through devices really does ({})",
+                m.guest_evidence().join("; ")
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

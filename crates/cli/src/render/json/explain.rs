@@ -60,6 +60,9 @@ pub struct Explain {
     /// Whether the source collapsed PCIe switches (NCCL files): distances then miss the
     /// switches' ports and their ACS state.
     pub switches_collapsed: bool,
+    /// What says the machine is a virtual machine's guest (the verdict is then the guest
+    /// kernel's, on the tree the hypervisor shows); empty when nothing does.
+    pub guest: Vec<String>,
     /// The route the verdict implies, or null (refused, or a device with itself).
     pub route: Option<Route>,
     /// Changes that would alter the verdict.
@@ -230,6 +233,10 @@ pub struct Route {
     pub numa_crossing: Option<bool>,
     /// Whether an IOMMU translates, or null.
     pub iommu_translates: Option<bool>,
+    /// The client's IOMMU domain type, or null.
+    pub iommu_domain: Option<String>,
+    /// What that domain means for this transfer under Linux's rules, or null.
+    pub iommu: Option<String>,
     /// Latency estimate in ns, or null.
     pub latency_ns: Option<u32>,
 }
@@ -437,6 +444,7 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
         path_distance: v.distance,
         map_type_if_acs_on: v.if_acs_on.map(vocab::map_type),
         switches_collapsed: v.switches_collapsed,
+        guest: m.guest_evidence().to_vec(),
         route: x.route.map(|q| Route {
             class: vocab::class(q.class),
             via_host_bridge: q.via_host_bridge,
@@ -448,6 +456,11 @@ pub fn build(m: &Machine, x: &Explanation) -> Explain {
             host_bridges_crossed: q.host_bridges_crossed,
             numa_crossing: q.numa_crossing,
             iommu_translates: q.iommu_translates,
+            iommu_domain: m
+                .function(v.client)
+                .and_then(|f| f.iommu_domain.as_ref())
+                .map(|d| d.name().to_owned()),
+            iommu: m.iommu_reason(v.client, v.map_type),
             latency_ns: q.latency.map(|l| l.0),
         }),
         changes: x

@@ -20,6 +20,9 @@ pub struct Topo {
     pub switches_collapsed: bool,
     /// Whether the source shows IOMMU groups.
     pub iommu_groups_known: bool,
+    /// What says the machine is a virtual machine's guest (whose PCI tree is not the host's);
+    /// empty when nothing does.
+    pub guest: Vec<String>,
     /// The host-bridge whitelist's kernel release.
     pub whitelist: String,
     /// Host bridges.
@@ -164,6 +167,9 @@ pub struct FunctionOut {
     pub acs_control: Option<u16>,
     /// IOMMU group, or null.
     pub iommu_group: Option<u32>,
+    /// The IOMMU group's default domain type (`identity`, `DMA`, `DMA-FQ`, `blocked`,
+    /// `unmanaged`, or another word), or null.
+    pub iommu_domain: Option<String>,
     /// NUMA node (own, else the host bridge's), or null.
     pub numa_node: Option<u32>,
     /// Current link.
@@ -273,6 +279,7 @@ fn function(m: &Machine, id: FunctionId, f: &Function) -> FunctionOut {
             _ => None,
         },
         iommu_group: f.iommu_group,
+        iommu_domain: f.iommu_domain.as_ref().map(|d| d.name().to_owned()),
         numa_node: m.numa_node(id),
         link: LinkOut::of(&f.current_link),
         max_link: LinkOut::of(&f.max_link),
@@ -326,6 +333,7 @@ pub fn build(m: &Machine, source: &MachineSource) -> Topo {
         },
         switches_collapsed: m.switches_collapsed(),
         iommu_groups_known: m.iommu_groups_known(),
+        guest: m.guest_evidence().to_vec(),
         whitelist: m.whitelist().release.to_string(),
         host_bridges: m
             .host_bridges()
