@@ -95,7 +95,6 @@ impl Scenario {
     }
 
     /// Parses a scenario's text; `path` names it in errors and anchors relative paths.
-    #[cfg(test)]
     pub fn parse(path: &Path, text: String) -> Result<Self, CliError> {
         Self::from_file(ScenarioFile {
             path: path.to_owned(),

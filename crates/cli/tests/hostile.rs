@@ -245,6 +245,11 @@ fn a_simulation_over_the_limit_is_refused_before_it_runs() {
     );
 }
 
+/// Whether `s` holds no control character but line breaks and tabs.
+fn clean(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 #[test]
 fn control_characters_from_input_never_reach_the_terminal() {
     // A machine whose CPU model carries escape sequences: clear the
@@ -255,7 +260,6 @@ fn control_characters_from_input_never_reach_the_terminal() {
     );
     assert!(text.contains("\\u001b[2J"));
     let f = Scratch::new("evil.toml", &text);
-    let clean = |s: &str| !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
     for format in ["human", "json", "svg", "dot"] {
         let r = run(&["--machine", f.path(), "--format", format, "topo"]);
         assert_eq!(r.code, 0, "{format}: {}", r.stderr);
@@ -275,6 +279,112 @@ fn control_characters_from_input_never_reach_the_terminal() {
     assert_eq!(r.code, 1);
     assert!(clean(&r.stderr), "{:?}", r.stderr);
     assert!(r.stderr.contains("\\u{1b}]0;owned\\u{7}"), "{}", r.stderr);
+}
+
+#[test]
+fn control_characters_from_every_kind_of_input_are_escaped() {
+    // The issue's other sources of escape sequences: an hwloc `CPUModel`, a scenario's and a
+    // simulation's `description`, an archive member's name in an error.
+    let shown = "\\u{1b}]0;owned\\u{7}\\u{1b}[2J";
+    let xml = Scratch::new(
+        "evil.xml",
+        "<topology>\n<object type=\"Machine\">\n<object type=\"Package\" os_index=\"0\">\n\
+         <info name=\"CPUVendor\" value=\"AuthenticAMD\"/>\n\
+         <info name=\"CPUModel\" value=\"EPYC &#27;]0;owned&#7;&#27;[2J\"/>\n</object>\n\
+         <object type=\"Bridge\" bridge_type=\"0-1\" bridge_pci=\"0000:[00-01]\">\n\
+         <object type=\"PCIDev\" pci_busid=\"0000:00:01.0\" \
+         pci_type=\"0200 [15b3:1017] [0000:0000] 00\"/>\n</object>\n</object>\n</topology>\n",
+    );
+    let r = run(&["--hwloc", xml.path(), "topo"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(clean(&r.stdout), "{:?}", r.stdout);
+    assert!(r.stdout.contains(&format!("EPYC {shown}")), "{}", r.stdout);
+
+    let description = "description = \"hi \\u001b]0;owned\\u0007\\u001b[2J\"\n";
+    let negotiation = Scratch::new(
+        "evil-scenario.toml",
+        &(description.to_owned() + &scenario(1)),
+    );
+    let simulated = Scratch::new(
+        "evil-simulation.toml",
+        &(description.to_owned() + &simulation(1, 2)),
+    );
+    for (command, f) in [("negotiate", &negotiation), ("simulate", &simulated)] {
+        let r = run(&[command, f.path()]);
+        assert_eq!(r.code, 0, "{command}: {}", r.stderr);
+        assert!(clean(&r.stdout), "{command}: {:?}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!("hi {shown}")),
+            "{command}: {}",
+            r.stdout
+        );
+    }
+
+    // A member that says it holds 16 GB: the error names it.
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(16 << 30);
+    header
+        .set_path("top/sys/\u{1b}]0;owned\u{7}\u{1b}[2J")
+        .unwrap();
+    header.set_cksum();
+    let mut archive = header.as_bytes().to_vec();
+    archive.extend_from_slice(&[0u8; 1024]);
+    let f = Scratch::bytes("evil.tar", &archive);
+    let r = run(&["--sysfs", f.path(), "topo"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(clean(&r.stderr), "{:?}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("evil.tar:top/sys/{shown}: larger than 16 MiB")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn messages_say_what_was_expected_in_words() {
+    // An integer beyond TOML's range where the format takes a string for it.
+    let mut text = wide_machine(1);
+    text.push_str("bars = [{ index = 0, start = 18446744073709551616, end = 1, flags = 0 }]\n");
+    let f = Scratch::new("big.toml", &text);
+    let r = run(&["--machine", f.path(), "topo"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:5:30: expected an integer TOML can hold (-2^63 to 2^63 - 1; values of up to 64 \
+             bits above that are written as strings \"0x...\"",
+            f.path()
+        )),
+        "{}",
+        r.stderr
+    );
+    // An unknown XML entity: its place as line and column, not quick-xml's byte range.
+    let xml = Scratch::new(
+        "entity.xml",
+        "<topology>\n<object type=\"Machine\" name=\"a &foo; b\">\n</object>\n</topology>\n",
+    );
+    let r = run(&["--hwloc", xml.path(), "topo"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:2:32: expected a valid value for name, found the unknown entity `&foo;` (XML \
+             predefines",
+            xml.path()
+        )) && !r.stderr.contains(".."),
+        "{}",
+        r.stderr
+    );
+    // A blank name, with the article English wants.
+    let text = simulation(1, 2).replace("name = \"i0\"", "name = \" \"");
+    let f = Scratch::new("blank.toml", &text);
+    let r = run(&["simulate", f.path()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("every importer needs a non-empty name"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -247,7 +247,7 @@ impl<'t> Ranked<'t> {
     fn next_position(&mut self) -> Option<usize> {
         if let Some((order, walked)) = &mut self.order {
             let position = usize::try_from(*order.get(*walked)?).ok()?;
-            *walked += 1;
+            *walked = walked.saturating_add(1);
             self.remaining = self.remaining.saturating_sub(1);
             return Some(position);
         }
@@ -451,8 +451,10 @@ impl<'f> Negotiator<'f> {
                     .and_then(|c| c.verdict.accepted_route())
                     .map(Route::quality)
             };
-            // Higher quality first; the sort is unstable, so ties fall back to the position.
-            order.sort_unstable_by(|&a, &b| quality(b).cmp(&quality(a)).then(a.cmp(&b)));
+            // Higher quality first, then list order (positions are distinct: a total order).
+            heapsort(order, |a, b| {
+                quality(a) > quality(b) || (quality(a) == quality(b) && a < b)
+            });
         }
         let order: &'t [u32] = order;
         let position = decision.pick(Ranked::ordered(table, self.policy, order));
@@ -487,8 +489,10 @@ impl<'f> Negotiator<'f> {
         // Bounded ranges, not `enumerate()` or `0u16..`, whose counters are overflow-checked:
         // a kernel build (overflow checks on) would keep that as a panic path.
         let mut slots = (0..needed).zip(table.iter_mut());
-        for (ei, e) in (0..=u16::MAX).zip(exporter) {
-            for (ii, i) in (0..=u16::MAX).zip(importer) {
+        // `0..u16::MAX` gives exactly the 65 535 indices a list may have; an inclusive range
+        // would do too, but its end check costs a third of a 4 × 4 negotiation.
+        for (ei, e) in (0..u16::MAX).zip(exporter) {
+            for (ii, i) in (0..u16::MAX).zip(importer) {
                 let Some((k, slot)) = slots.next() else {
                     break;
                 };
@@ -562,6 +566,50 @@ impl<'f> Negotiator<'f> {
             route,
             policy: self.policy,
         })
+    }
+}
+
+/// Sorts `v` in place so that `before(a, b)` holds for every earlier `a` and later `b`:
+/// heapsort, O(n log n), without allocating. Not `sort_unstable_by`: core's sort keeps
+/// overflow-checked arithmetic, which a kernel build (overflow checks on) would keep as panic
+/// paths; here every index is checked and every step saturates.
+fn heapsort(v: &mut [u32], before: impl Fn(u32, u32) -> bool) {
+    let at = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
+    let swap = |v: &mut [u32], i: usize, j: usize| {
+        let (a, b) = (at(v, i), at(v, j));
+        if let Some(x) = v.get_mut(i) {
+            *x = b;
+        }
+        if let Some(y) = v.get_mut(j) {
+            *y = a;
+        }
+    };
+    // Moves v[root] down the heap v[..end], whose parents come after their children in the
+    // final order (a heap on "comes last").
+    let sift = |v: &mut [u32], mut root: usize, end: usize| loop {
+        let left = root.saturating_mul(2).saturating_add(1);
+        if left >= end {
+            return;
+        }
+        let right = left.saturating_add(1);
+        let child = if right < end && before(at(v, left), at(v, right)) {
+            right
+        } else {
+            left
+        };
+        if !before(at(v, root), at(v, child)) {
+            return;
+        }
+        swap(v, root, child);
+        root = child;
+    };
+    let n = v.len();
+    for root in (0..n / 2).rev() {
+        sift(v, root, n);
+    }
+    for end in (1..n).rev() {
+        swap(v, 0, end);
+        sift(v, 0, end);
     }
 }
 

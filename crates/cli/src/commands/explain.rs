@@ -302,13 +302,23 @@ pub fn run(
     let client = find("client", &args.client)?;
     let x = compute(&m, provider, client)
         .ok_or_else(|| CliError::internal("no verdict for two functions of the machine"))?;
-    let text = match format {
-        OutputFormat::Human => render::human::explain::render(&m, source, &x),
-        OutputFormat::Json | OutputFormat::Toml => render::json::explain::render(&m, &x)?,
-        OutputFormat::Dot | OutputFormat::Svg => {
-            let h = render::picture::verdict_highlight(&m, &x.verdict);
-            render::picture::render(&m, source, format, Some(&h))
-        }
-    };
+    let text = render(&m, source, format, &x)?;
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
+}
+
+/// An explanation in `format` (JSON for `toml`).
+pub fn render(
+    m: &Machine,
+    source: &MachineSource,
+    format: OutputFormat,
+    x: &Explanation,
+) -> Result<String, CliError> {
+    Ok(match format {
+        OutputFormat::Human => render::human::explain::render(m, source, x),
+        OutputFormat::Json | OutputFormat::Toml => render::json::explain::render(m, x)?,
+        OutputFormat::Dot | OutputFormat::Svg => {
+            let h = render::picture::verdict_highlight(m, &x.verdict);
+            render::picture::render(m, source, format, Some(&h))
+        }
+    })
 }

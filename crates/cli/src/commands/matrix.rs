@@ -261,11 +261,21 @@ pub fn run(
     let (devices, selection) = select(&m, args)?;
     check_size(source, &devices)?;
     let matrix = compute(&m, devices, selection);
-    let text = match format {
-        OutputFormat::Human => render::human::matrix::render(&m, source, &matrix),
-        OutputFormat::Json | OutputFormat::Toml | OutputFormat::Dot | OutputFormat::Svg => {
-            render::json::matrix::render(&m, &matrix)?
-        }
-    };
+    let text = render(&m, source, format, &matrix)?;
     Ok(Outcome::ok(text).with_notes(loaded.warnings))
+}
+
+/// A computed matrix in `format` (human, or JSON for any other).
+pub fn render(
+    m: &Machine,
+    source: &MachineSource,
+    format: OutputFormat,
+    matrix: &Matrix,
+) -> Result<String, CliError> {
+    Ok(match format {
+        OutputFormat::Human => render::human::matrix::render(m, source, matrix),
+        OutputFormat::Json | OutputFormat::Toml | OutputFormat::Dot | OutputFormat::Svg => {
+            render::json::matrix::render(m, matrix)?
+        }
+    })
 }

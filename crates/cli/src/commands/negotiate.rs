@@ -161,6 +161,18 @@ pub fn negotiate(
     })
 }
 
+/// A negotiation's report in `format` (JSON for `toml`).
+pub fn render(m: &Machine, report: &Report, format: OutputFormat) -> Result<String, CliError> {
+    Ok(match format {
+        OutputFormat::Human => render::human::negotiate::render(m, report),
+        OutputFormat::Json | OutputFormat::Toml => render::json::negotiate::render(m, report)?,
+        OutputFormat::Dot | OutputFormat::Svg => {
+            let h = render::picture::negotiation_highlight(m, report);
+            render::picture::render(m, &report.source, format, Some(&h))
+        }
+    })
+}
+
 /// Reads the scenario, loads its machine, negotiates and renders.
 pub fn run(
     source: Option<MachineSource>,
@@ -177,14 +189,7 @@ pub fn run(
     let mut notes = loaded.warnings;
     notes.extend(bound.warnings.iter().cloned());
     let report = negotiate(&m, &scenario, source, bound)?;
-    let text = match format {
-        OutputFormat::Human => render::human::negotiate::render(&m, &report),
-        OutputFormat::Json | OutputFormat::Toml => render::json::negotiate::render(&m, &report)?,
-        OutputFormat::Dot | OutputFormat::Svg => {
-            let h = render::picture::negotiation_highlight(&m, &report);
-            render::picture::render(&m, &report.source, format, Some(&h))
-        }
-    };
+    let text = render(&m, &report, format)?;
     let exit = if report.chosen.is_some() {
         Exit::Ok
     } else {

@@ -210,7 +210,7 @@ pub fn finish(
 
 /// Refuses a simulation that would record more than [`MAX_SIMULATION_STATES`] importer states
 /// before it runs.
-fn check_size(path: &Path, bound: &Bound) -> Result<(), CliError> {
+pub fn check_size(path: &Path, bound: &Bound) -> Result<(), CliError> {
     let (importers, steps) = (bound.importers.len(), bound.events.len() + 1);
     let states = importers.saturating_mul(steps);
     if states <= MAX_SIMULATION_STATES {

@@ -611,7 +611,6 @@ impl Simulation {
     }
 
     /// Checks a simulation's text; `path` names it in errors and anchors relative paths.
-    #[cfg(test)]
     pub fn parse(path: &Path, text: String) -> Result<Self, CliError> {
         Self::from_file(ScenarioFile {
             path: path.to_owned(),
