@@ -9,7 +9,9 @@ DMABUF_REPO=${DMABUF_REPO:-/repo} # inside the chroot: the repository (guest.sh'
 dmabuf_modules() {
   in_chroot "rustfmt --edition 2021 --config-path $SRC/.rustfmt.toml --check $DMABUF_REPO/kernel/dmabuf/*.rs" \
     >"$LOGS/dmabuf-rustfmt.log" 2>&1 || { cat "$LOGS/dmabuf-rustfmt.log" >&2; die "kernel/dmabuf is not formatted (rustfmt with the kernel's .rustfmt.toml)"; }
-  mkdir -p "$R$DMABUF_MODOUT"
+  # Built afresh: every checkout is mounted at the same /repo, so make's timestamps would keep
+  # objects another checkout built later than this one's sources changed.
+  rm -rf "${R:?}$DMABUF_MODOUT"; mkdir -p "$R$DMABUF_MODOUT"
   timed dmabuf-module-build in_chroot "make LLVM=1 CLIPPY=1 -C $KBUILD M=$DMABUF_REPO/kernel/dmabuf MO=$DMABUF_MODOUT" \
     >"$LOGS/dmabuf-module-build.log" 2>&1 || { cat "$LOGS/dmabuf-module-build.log" >&2; die "dma-buf module build failed"; }
   if grep -q '^warning' "$LOGS/dmabuf-module-build.log"; then
