@@ -40,9 +40,9 @@ pub(crate) trait Exporter: Send + Sync + Sized {
     /// Maps for the attachment (`map_dma_buf`, under the reservation lock `resv`).
     fn map(&self, resv: &Held, attachment: &Attachment<'_>) -> Result<SgTable>;
 
-    /// The importer gives its mapping back (`unmap_dma_buf`, under the reservation lock); the
-    /// table is freed afterwards.
-    fn unmap(&self, resv: &Held, attachment: &Attachment<'_>);
+    /// The importer gives its mapping back (`unmap_dma_buf`, under the reservation lock): the
+    /// table that [`Exporter::map`] returned, freed afterwards.
+    fn unmap(&self, resv: &Held, attachment: &Attachment<'_>, table: &SgTable);
 
     /// A static importer pins the buffer (`pin`, under the reservation lock).
     fn pin(&self, resv: &Held, attachment: &Attachment<'_>) -> Result;
@@ -95,8 +95,13 @@ impl Attachment<'_> {
 }
 
 /// A scatterlist of DMA addresses, without pages: what an importer of peer-to-peer memory
-/// (or of any dma-buf) may use. Freed when dropped, unless handed to the dma-buf core.
+/// (or of any dma-buf) may use; or of pages, for the DMA API to map. Freed when dropped, unless
+/// handed to the dma-buf core.
 pub(crate) struct SgTable(NonNull<bindings::sg_table>);
+
+// SAFETY: a table of our own (or given back to us by the core); it may be used and freed from
+// any thread.
+unsafe impl Send for SgTable {}
 
 impl SgTable {
     /// A table with one entry per `(dma address, length)` range.
@@ -149,10 +154,32 @@ impl SgTable {
         Ok(sgt)
     }
 
-    /// A copy of the table's header (list, counts), for a call that maps it in place.
-    pub(crate) fn raw_table(&self) -> bindings::sg_table {
-        // SAFETY: an allocated table of our own.
-        unsafe { core::ptr::read(self.0.as_ptr()) }
+    /// The table, for a call that maps it in place (`dma_map_sgtable()`); valid while `self`
+    /// lives.
+    pub(crate) fn as_raw(&self) -> *mut bindings::sg_table {
+        self.0.as_ptr()
+    }
+
+    /// Which table this is: its address, the same from [`Exporter::map`] to
+    /// [`Exporter::unmap`].
+    pub(crate) fn addr(&self) -> usize {
+        self.0.as_ptr().addr()
+    }
+
+    /// After the DMA API mapped the table: its mapped entries, and the first one's DMA
+    /// address, length and flags (`SG_DMA_BUS_ADDRESS`).
+    pub(crate) fn first_dma(&self) -> (u32, u64, u32, u32) {
+        // SAFETY: an allocated table of our own, with at least one entry.
+        unsafe {
+            let table = self.0.as_ptr();
+            let sg = (*table).sgl;
+            (
+                (*table).nents,
+                (*sg).dma_address,
+                (*sg).dma_length,
+                (*sg).dma_flags,
+            )
+        }
     }
 
     fn first(&self) -> *mut bindings::scatterlist {
@@ -291,6 +318,21 @@ pub(crate) fn export<T: Exporter>(
             Err(e)
         }
     }
+}
+
+/// The exporter of `dmabuf` if [`export`] exported it for `T`, else `None` (another exporter's
+/// buffer, whose `priv` is not ours to read).
+///
+/// # Safety
+///
+/// `dmabuf` is a live dma-buf, and stays live while the result is used (the caller holds a
+/// reference to it).
+pub(crate) unsafe fn exported_by<'a, T: Exporter>(dmabuf: *mut bindings::dma_buf) -> Option<&'a T> {
+    // SAFETY: a live buffer (the caller's contract); `ops` is set at export and never changes.
+    let ops = unsafe { (*dmabuf).ops };
+    // SAFETY: `T`'s ops table is ours: a buffer carrying it was exported by `export::<T>`, so
+    // its `priv` is the `Arc<T>` it owns while it lives.
+    core::ptr::eq(ops, OpsTable::<T>::build()).then(|| unsafe { OpsTable::<T>::exporter(dmabuf) })
 }
 
 /// The `struct dma_buf_ops` of an [`Exporter`].
@@ -443,7 +485,7 @@ impl<T: Exporter> OpsTable<T> {
                 SgTable(NonNull::new_unchecked(table)),
             )
         };
-        exporter.unmap(&resv, &attachment);
+        exporter.unmap(&resv, &attachment, &table);
         drop(table);
     }
 

@@ -5,8 +5,9 @@
 //! - [`Importer`]: what a driver implements: its `invalidate_mappings` callback, called by the
 //!   exporter (under the reservation lock) when the buffer moves or is revoked.
 //! - [`Import`]: a dynamic attachment of an fd's buffer for one PCI function
-//!   (`dma_buf_get()`, `dma_buf_dynamic_attach()` with `allow_peer2peer` as asked); dropping it
-//!   gives any mapping back and detaches.
+//!   (`dma_buf_get()`, then `dmabuf_ic_attach()` with the importer's offer list, or plain
+//!   `dma_buf_dynamic_attach()` for an importer without one); dropping it gives any mapping back
+//!   and detaches.
 //! - [`Mapped`]: a scatterlist the exporter returned (`dma_buf_map_attachment()`), given back
 //!   with [`Mapped::unmap`] under the reservation lock.
 
@@ -18,7 +19,22 @@ use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+use crate::offer_list::{OfferList, WireOffer, MAX_WIRE_OFFERS, OFFER_LIST_VERSION};
 use crate::resv::{Held, ResvGuard};
+
+// The kernel's structs cross only by pointer, as in the bindings' own extern blocks (which
+// allow the same lint).
+#[allow(improper_ctypes)]
+extern "C" {
+    /// `dmabuf_exporter`'s attach with an offer list (`offer_list.rs`, `offered_attach.rs`),
+    /// exported in namespace `DMABUF_IC`.
+    fn dmabuf_ic_attach(
+        dmabuf: *mut bindings::dma_buf,
+        list: *const OfferList,
+        importer_ops: *const bindings::dma_buf_attach_ops,
+        importer_priv: *mut core::ffi::c_void,
+    ) -> *mut bindings::dma_buf_attachment;
+}
 
 /// What an importer does when the exporter invalidates its mappings.
 pub(crate) trait Importer: Send + Sync + Sized {
@@ -88,9 +104,21 @@ unsafe impl<T: Importer> Sync for Import<T> {}
 
 impl<T: Importer> Import<T> {
     /// Attaches the buffer behind `fd` for the PCI function `client`
-    /// (`domain << 16 | bus << 8 | devfn`), accepting peer-to-peer memory if `peer2peer`.
-    /// The exporter's `attach` negotiates; its refusal is the error.
-    pub(crate) fn attach(fd: i32, client: u32, peer2peer: bool, importer: Arc<T>) -> Result<Self> {
+    /// (`domain << 16 | bus << 8 | devfn`), with `allow_peer2peer` as `peer2peer` says. With
+    /// `offers` (their `dev` is ignored: every offer is the client's) the importer passes that
+    /// list through `dmabuf_ic_attach()`; without, it attaches as any dynamic importer of
+    /// mainline does (`dma_buf_dynamic_attach()`). The exporter's `attach` negotiates; its
+    /// refusal is the error.
+    pub(crate) fn attach(
+        fd: i32,
+        client: u32,
+        offers: Option<&[WireOffer]>,
+        peer2peer: bool,
+        importer: Arc<T>,
+    ) -> Result<Self> {
+        if offers.is_some_and(|offers| offers.len() > MAX_WIRE_OFFERS) {
+            return Err(EINVAL);
+        }
         // SAFETY: a lookup of the caller's fd; a counted reference or an error pointer.
         let dmabuf = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
         // SAFETY: as above, not NULL.
@@ -103,22 +131,41 @@ impl<T: Importer> Import<T> {
             unsafe { bindings::dma_buf_put(dmabuf.as_ptr()) };
             return Err(ENODEV);
         };
+        let priv_ = Arc::as_ptr(&importer).cast_mut().cast();
+        // SAFETY: a counted function; this takes the address of its device without reading it.
+        let dev = unsafe { &raw mut (*pdev.as_ptr()).dev };
         let ops = if peer2peer {
             Ops::<T>::peer2peer()
         } else {
             Ops::<T>::plain()
         };
-        let priv_ = Arc::as_ptr(&importer).cast_mut().cast();
-        // SAFETY: a live buffer and device; the ops are static and `priv` (the importer) lives
-        // in `self`, which detaches before dropping it.
-        let attach = from_err_ptr(unsafe {
-            bindings::dma_buf_dynamic_attach(
-                dmabuf.as_ptr(),
-                &raw mut (*pdev.as_ptr()).dev,
-                ops,
-                priv_,
-            )
-        });
+        let attach = match offers {
+            Some(offers) => {
+                let mut entries = [WireOffer {
+                    interconnect: 0,
+                    flags: 0,
+                    dev,
+                }; MAX_WIRE_OFFERS];
+                for (entry, offer) in entries.iter_mut().zip(offers) {
+                    entry.interconnect = offer.interconnect;
+                    entry.flags = offer.flags;
+                }
+                let list = OfferList {
+                    version: OFFER_LIST_VERSION,
+                    // At most `MAX_WIRE_OFFERS` (checked first): no truncation.
+                    count: offers.len() as u32,
+                    offers: entries.as_ptr(),
+                };
+                // SAFETY: a live buffer; the list, its entries and the device live on this
+                // stack frame or longer; the ops are static and `priv` (the importer) lives in
+                // `self`, which detaches before dropping it.
+                from_err_ptr(unsafe { dmabuf_ic_attach(dmabuf.as_ptr(), &list, ops, priv_) })
+            }
+            // SAFETY: as above, without a list.
+            None => from_err_ptr(unsafe {
+                bindings::dma_buf_dynamic_attach(dmabuf.as_ptr(), dev, ops, priv_)
+            }),
+        };
         match attach {
             Ok(attach) => Ok(Self {
                 dmabuf,

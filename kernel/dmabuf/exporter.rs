@@ -13,13 +13,16 @@
 //!   through [`KernelFabric`] (`pci_p2pdma_distance_many()`); if nothing fits, the lifecycle
 //!   moves the buffer where everyone reaches (system memory) and the memory follows.
 //! - `map_dma_buf` returns one scatterlist entry for exactly the agreed interconnect: the
-//!   provider's bus address for bus-address P2P, the DMA address otherwise. It is checked
-//!   against the kernel's own mapping of the same pages for the importer's device
-//!   (`dma_map_sgtable()`); a difference refuses the map.
-//! - The importer's list: mainline 7.2 has no list in `struct dma_buf_attachment` (the "mapping
-//!   types" RFC adds one); what an attachment carries is its device and `allow_peer2peer`. The
-//!   exporter reads the list from those: `pci-bar` and `dma-addr` (accepting P2P) for a
-//!   peer-to-peer importer, `dma-addr` without P2P otherwise.
+//!   provider's bus address for bus-address P2P, the DMA address otherwise. The kernel maps the
+//!   current memory for the importer's device first (`dma_map_sgtable()`, one mapping per
+//!   device and memory: `dma_mapping.rs`); DMA-API addresses (an IOVA under an IOMMU) come
+//!   from that mapping, and a bus address the lifecycle derived must equal the one P2PDMA gave
+//!   (`SG_DMA_BUS_ADDRESS`), or the map is refused.
+//! - The importer's list: the importer passes it at attach, through `dmabuf_ic_attach()`
+//!   (`offered_attach.rs`, `offer_list.rs`: what the unmerged "dma-buf mapping types" series
+//!   would carry); the attach op negotiates with exactly that list. An importer that attaches
+//!   with plain `dma_buf_dynamic_attach()` gets the list that series builds for it: `dma-addr`
+//!   for its device, accepting P2P as its `allow_peer2peer` does.
 //! - `/dev/dmabuf_exporter` (ioctls in `kernel/guest/dmabuf_ic.h`): export a buffer and get its
 //!   fd, fill it by an O_DIRECT read of an NVMe namespace (the namespace's controller DMAs
 //!   into the buffer's pages), read it back, move it, revoke it. `mmap` of the fd maps the
@@ -29,11 +32,13 @@
 //! `dmabuf-ic simulate` of the same storyline on the guest's sysfs.
 
 use core::fmt;
+use core::ptr::NonNull;
 
+use dmabuf_negotiate::address::Address;
 use dmabuf_negotiate::mapping::{BarAddresses, Mapping, PciBarMapping};
 use dmabuf_negotiate::{
-    Apertures, AttachmentId, BarAperture, BarSlice, Buffer, BusAddr, BusWindow, DeviceId,
-    ExporterPolicy, Importer, ImporterOffer, LifecycleError, Monitor, Offering, PhysAddr,
+    AddrRange, Apertures, AttachmentId, BarAperture, BarSlice, Buffer, BusAddr, BusWindow,
+    DeviceId, ExporterPolicy, Importer, LifecycleError, Mapped, Monitor, Offering, PhysAddr,
     Placement, Platform, RouteKind,
 };
 use kernel::bindings;
@@ -46,7 +51,12 @@ use kernel::sync::{Arc, Mutex};
 use kernel::uaccess::{UserPtr, UserSlice};
 
 mod dma_buf_export;
+mod dma_mapping;
+mod list;
 mod memory;
+mod offer_list;
+mod offered_attach;
+mod pci_name;
 mod resv;
 
 // The kernel's fabric and PCI functions, shared with kernel/module's negotiate_kernel; this
@@ -59,9 +69,12 @@ mod kernel_fabric;
 mod pci_function;
 
 use dma_buf_export::{Attachment, Exported, Exporter, SgTable};
+use dma_mapping::DeviceMappings;
 use kernel_fabric::KernelFabric;
 use memory::{P2pMemory, Pages, SystemMemory, PAGE};
+use offered_attach::{Offered, Offers};
 use pci_function::PciFunction;
+use pci_name::PciName;
 use resv::Held;
 
 module! {
@@ -146,30 +159,10 @@ impl Where {
     }
 }
 
-/// The device id the negotiation uses for a `struct device` of a PCI function
-/// (`domain << 16 | bus << 8 | devfn`, read from its name `DDDD:BB:SS.F`).
+/// The device id the negotiation uses for an attachment's device, if it is a PCI function.
 fn device_id(dev: *mut bindings::device) -> Option<DeviceId> {
-    // SAFETY: a live device (an attachment's); its name is set when it is added and lives
-    // as long as the device.
-    let name = unsafe { (*dev).kobj.name };
-    if name.is_null() {
-        return None;
-    }
-    // SAFETY: as above: a NUL-terminated string.
-    let name = unsafe { CStr::from_char_ptr(name) }.to_bytes();
-    let mut parts = name.split(|&c| c == b':' || c == b'.');
-    let mut hex = || -> Option<u32> {
-        let part = parts.next()?;
-        let text = core::str::from_utf8(part).ok()?;
-        u32::from_str_radix(text, 16).ok()
-    };
-    let (domain, bus, slot, function) = (hex()?, hex()?, hex()?, hex()?);
-    if name.len() != 12 || bus > 0xff || slot > 0x1f || function > 7 {
-        return None;
-    }
-    Some(DeviceId(
-        (domain << 16) | (bus << 8) | (slot << 3) | function,
-    ))
+    // SAFETY: an attachment's device, live while the attachment is.
+    unsafe { PciFunction::of_device(NonNull::new(dev)?) }.map(|f| f.id())
 }
 
 // SAFETY: a counted reference to a `struct pci_dev` may be used and put from any thread; its
@@ -182,22 +175,36 @@ unsafe impl Sync for PciFunction {}
 struct State {
     buffer: Buffer,
     monitor: Monitor,
+    /// The kernel's DMA mappings of the memories for the importers' devices.
+    dma: DeviceMappings,
     /// Events so far, numbering the log lines.
     events: u32,
+}
+
+impl State {
+    /// The number of the next event.
+    fn next_event(&mut self) -> u32 {
+        self.events = self.events.saturating_add(1);
+        self.events
+    }
 }
 
 /// One exported buffer: its two memories, where it is, and its lifecycle.
 #[pin_data]
 struct CmbBuffer {
-    // Fields drop in order: the memories before the provider they came from.
+    // Fields drop in order: the DMA mappings (in the state) before the memories they map, the
+    // memories before the provider they came from.
+    #[pin]
+    state: Mutex<State>,
+    /// Importer lists on their way to the attach op (`offered_attach.rs`).
+    #[pin]
+    offered: Mutex<Offered>,
     cmb: P2pMemory,
     ram: SystemMemory,
     provider: PciFunction,
     size: usize,
     cmb_placement: Placement,
     ram_placement: Placement,
-    #[pin]
-    state: Mutex<State>,
 }
 
 impl CmbBuffer {
@@ -252,8 +259,10 @@ impl CmbBuffer {
                 state <- new_mutex!(State {
                     buffer,
                     monitor: Monitor::new(),
+                    dma: DeviceMappings::default(),
                     events: 0,
                 }),
+                offered <- new_mutex!(Offered::default()),
             }),
             GFP_KERNEL,
         )
@@ -283,9 +292,10 @@ impl CmbBuffer {
 
     /// Checks the invariants after an event and logs any broken one.
     fn check(state: &mut State) -> &'static str {
+        let dma = state.dma.mapper();
         match state
             .monitor
-            .observe(&state.buffer, &Platform::new(&KernelFabric))
+            .observe(&state.buffer, &Platform::new(&KernelFabric).with_dma(&dma))
         {
             Ok(found) if found.is_empty() => "ok",
             Ok(found) => {
@@ -309,6 +319,53 @@ impl CmbBuffer {
             .find(|id| usize::try_from(id.get()).ok() == token.checked_sub(1))
     }
 
+    /// The scatterlist for a mapping the lifecycle made for `dev` of the memory at `phys`:
+    /// its one range, checked against the kernel's mapping of that memory for the device (the
+    /// same address; bus addresses exactly where P2PDMA gave them), and recorded as using it.
+    /// Fails with the errno and why.
+    fn hand_out(
+        state: &mut State,
+        mapped: &Mapped,
+        dev: DeviceId,
+        phys: u64,
+    ) -> core::result::Result<HandedOut, (Error, &'static str)> {
+        let (dma, len) = match state.buffer.mapping(&mapped.handle) {
+            Ok(Mapping::DmaAddr(m)) => first_range(m.addresses_for(dev).ok()),
+            Ok(Mapping::PciBar(PciBarMapping {
+                addresses: BarAddresses::Bus(m),
+                ..
+            })) => first_range(m.addresses_for(dev).ok()),
+            Ok(Mapping::PciBar(PciBarMapping {
+                addresses: BarAddresses::Dma(m),
+                ..
+            })) => first_range(m.addresses_for(dev).ok()),
+            _ => None,
+        }
+        .ok_or((EINVAL, "no addresses for the device"))?;
+        let kernel = state.dma.find(dev, phys).ok_or((
+            EIO,
+            "the kernel has no mapping of this memory for the device",
+        ))?;
+        let bus_route = matches!(
+            mapped.agreed.route().kind,
+            RouteKind::PciBusAddr { .. } | RouteKind::SameDevice
+        );
+        if kernel.dma() != dma {
+            return Err((EIO, "the address differs from the kernel's mapping"));
+        }
+        if kernel.is_bus() != bus_route {
+            return Err((EIO, "the route disagrees with how P2PDMA mapped the memory"));
+        }
+        let bus = kernel.is_bus();
+        let len = u32::try_from(len).map_err(|_| (EINVAL, "a range too long for a scatterlist"))?;
+        let table = SgTable::of_dma_ranges(&[(dma, len)]).map_err(|e| (e, "out of memory"))?;
+        state
+            .dma
+            .hold(table.addr(), dev, phys)
+            .map_err(|e| (e, "out of memory"))?;
+        Ok(HandedOut { table, dma, bus })
+    }
+
     /// After the lifecycle moved the buffer from `from` (or revoked it): the importers are
     /// told, the data follows, and CPU mappings of the old memory are zapped.
     fn follow(&self, buffer: &Exported<Self>, held: &Held, from: Where, to: Where) {
@@ -318,37 +375,20 @@ impl CmbBuffer {
         }
         buffer.zap_user_mappings();
     }
+}
 
-    /// The kernel's own mapping of the current memory for `dev`: its first DMA address and
-    /// whether it is a PCI bus address (`dma_map_sgtable()`, then unmapped), or its errno.
-    fn kernel_mapping(&self, at: Where, dev: *mut bindings::device) -> Result<(u64, bool)> {
-        let mut single = None;
-        let mut table = match at {
-            Where::Cmb => bindings::sg_table {
-                sgl: self.cmb.sgl(),
-                nents: 1,
-                orig_nents: 1,
-            },
-            Where::Ram => {
-                let pages = SgTable::of_pages(self.ram.pages().first(), self.size)?;
-                let table = pages.raw_table();
-                single = Some(pages);
-                table
-            }
-        };
-        let dir = bindings::dma_data_direction_DMA_BIDIRECTIONAL;
-        // SAFETY: a live device and a table of pages of ours that nobody else maps now.
-        let rc = unsafe { bindings::dma_map_sgtable(dev, &mut table, dir, 0) };
-        if rc < 0 {
-            return Err(Error::from_errno(rc));
-        }
-        // SAFETY: the first entry, just mapped.
-        let (addr, flags) = unsafe { ((*table.sgl).dma_address, (*table.sgl).dma_flags) };
-        // SAFETY: unmaps exactly what was mapped above.
-        unsafe { bindings::dma_unmap_sgtable(dev, &mut table, dir, 0) };
-        drop(single);
-        Ok((addr, flags & bindings::SG_DMA_BUS_ADDRESS != 0))
-    }
+/// A scatterlist handed to an importer: its one address, equal to the kernel's mapping of the
+/// memory for the importer's device, and whether that is a PCI bus address (P2PDMA) or a
+/// DMA-API one.
+struct HandedOut {
+    table: SgTable,
+    dma: u64,
+    bus: bool,
+}
+
+/// The start and length of the first of a mapping's ranges.
+fn first_range<A: Address>(ranges: Option<&[AddrRange<A>]>) -> Option<(u64, u64)> {
+    ranges?.first().map(|r| (r.start().to_raw(), r.len()))
 }
 
 /// The BAR of `provider` whose bus range holds `bus`, with its window.
@@ -363,7 +403,7 @@ fn bar_of(provider: &PciFunction, bus: u64) -> Option<(u8, BusWindow)> {
         if end <= start {
             return None;
         }
-        let len = end - start + 1;
+        let len = (end - start).checked_add(1)?;
         let mut region = bindings::pci_bus_region { start: 0, end: 0 };
         // SAFETY: what `pci_bus_address()` (static inline) does: translate the BAR's resource
         // to bus addresses through the function's bus, both valid while it is.
@@ -386,22 +426,24 @@ impl Exporter for CmbBuffer {
     fn attach(&self, buffer: &Exported<Self>, attachment: &Attachment<'_>) -> Result<usize> {
         let dev = device_id(attachment.device()).ok_or(ENODEV)?;
         let p2p = attachment.peer2peer();
-        let both = [
-            ImporterOffer::pci_bar(dev),
-            ImporterOffer::dma_addr(dev, true),
-        ];
-        let plain = [ImporterOffer::dma_addr(dev, false)];
-        let offers: &[ImporterOffer<'_>] = if p2p { &both } else { &plain };
+        // What the importer passed (`dmabuf_ic_attach()`), or what the attachment says.
+        let offers = self
+            .offered
+            .lock()
+            .take()
+            .unwrap_or_else(|| Offers::compat(dev, p2p));
+        let (list, count) = offers.importer_offers();
+        let list = list.get(..count).unwrap_or(&[]);
         let importer = if attachment.dynamic() {
-            Importer::dynamic(offers)
+            Importer::dynamic(list)
         } else {
-            Importer::pinning(offers, attachment.revocable())
+            Importer::pinning(list, attachment.revocable())
         }
         .map_err(|e| refusal(&e).1)?;
         let resv = buffer.lock();
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        state.events += 1;
+        let n = state.next_event();
         let from = self.where_is(state.buffer.placement());
         let result = state.buffer.attach(&Platform::new(&KernelFabric), importer);
         let to = self.where_is(state.buffer.placement());
@@ -409,11 +451,12 @@ impl Exporter for CmbBuffer {
             Ok(attached) => {
                 let invariants = Self::check(state);
                 event(format_args!(
-                    "event={} op=attach importer={} peer2peer={} outcome=ok attachment={} \
-                     interconnect={} route={} generation={} placement={} moved={} invariants={}",
-                    state.events,
-                    pci_name(dev),
+                    "event={n} op=attach importer={} peer2peer={} list={} offers={offers} \
+                     outcome=ok attachment={} interconnect={} route={} generation={} placement={} \
+                     moved={} invariants={}",
+                    PciName(dev.0),
                     if p2p { "yes" } else { "no" },
+                    offers.source(),
                     attached.id.get(),
                     attached.agreed.interconnect(),
                     route_name(attached.agreed.route().kind),
@@ -440,11 +483,11 @@ impl Exporter for CmbBuffer {
                 let (code, errno) = refusal(&e);
                 let invariants = Self::check(state);
                 event(format_args!(
-                    "event={} op=attach importer={} peer2peer={} outcome=refused reason={} \
-                     generation={} placement={} invariants={} why=\"{}\"",
-                    state.events,
-                    pci_name(dev),
+                    "event={n} op=attach importer={} peer2peer={} list={} offers={offers} \
+                     outcome=refused reason={} generation={} placement={} invariants={} why=\"{}\"",
+                    PciName(dev.0),
                     if p2p { "yes" } else { "no" },
+                    offers.source(),
                     code,
                     state.buffer.generation().get(),
                     to.name(),
@@ -461,7 +504,7 @@ impl Exporter for CmbBuffer {
         let mut guard = self.state.lock();
         let state = &mut *guard;
         if let Some(id) = Self::attachment_id(state, attachment) {
-            state.events += 1;
+            let n = state.next_event();
             let outcome = if state.buffer.detach(id).is_ok() {
                 "ok"
             } else {
@@ -469,8 +512,7 @@ impl Exporter for CmbBuffer {
             };
             let invariants = Self::check(state);
             event(format_args!(
-                "event={} op=detach attachment={} outcome={} invariants={}",
-                state.events,
+                "event={n} op=detach attachment={} outcome={} invariants={}",
                 id.get(),
                 outcome,
                 invariants
@@ -481,96 +523,86 @@ impl Exporter for CmbBuffer {
     fn map(&self, _held: &Held, attachment: &Attachment<'_>) -> Result<SgTable> {
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        state.events += 1;
-        let n = state.events;
+        let n = state.next_event();
         let id = Self::attachment_id(state, attachment).ok_or(EINVAL)?;
-        let dev = device_id(attachment.device()).ok_or(ENODEV)?;
-        let mapped = match state.buffer.map(&Platform::new(&KernelFabric), id) {
+        let device = NonNull::new(attachment.device()).ok_or(ENODEV)?;
+        let dev = device_id(device.as_ptr()).ok_or(ENODEV)?;
+        let at = self.where_is(state.buffer.placement());
+        let phys = self.pages(at).phys();
+        // The kernel maps the current memory for the importer's device first; the lifecycle's
+        // DMA addresses come from that mapping. A revoked buffer maps nothing.
+        if !state.buffer.is_revoked() {
+            // SAFETY: the attachment's device is live while the op runs; the pages are the
+            // buffer's, which drops its mappings before its memories.
+            if let Err(e) = unsafe { state.dma.ensure(device, dev, self.pages(at), self.size) } {
+                pr_err!(
+                    "dmabuf-ic: the DMA API does not map the {} memory for {}: errno {}\n",
+                    at.name(),
+                    format_args!("{}", PciName(dev.0)),
+                    e.to_errno()
+                );
+            }
+        }
+        let result = {
+            let dma = state.dma.mapper();
+            state
+                .buffer
+                .map(&Platform::new(&KernelFabric).with_dma(&dma), id)
+        };
+        let refused = |state: &mut State, code: &str, e: &dyn fmt::Display| {
+            state.dma.prune();
+            let invariants = Self::check(state);
+            event(format_args!(
+                "event={n} op=map attachment={} outcome=refused reason={code} generation={} \
+                 invariants={invariants} why=\"{e}\"",
+                id.get(),
+                state.buffer.generation().get(),
+            ));
+        };
+        let mapped = match result {
             Ok(mapped) => mapped,
             Err(e) => {
                 let (code, errno) = refusal(&e);
-                let invariants = Self::check(state);
-                event(format_args!(
-                    "event={n} op=map attachment={} outcome=refused reason={code} generation={} \
-                     invariants={invariants} why=\"{e}\"",
-                    id.get(),
-                    state.buffer.generation().get(),
-                ));
+                refused(state, code, &e);
                 return Err(errno);
             }
         };
-        let at = self.where_is(state.buffer.placement());
-        let range = match state.buffer.mapping(&mapped.handle) {
-            Ok(Mapping::DmaAddr(m)) => m
-                .addresses_for(dev)
-                .ok()
-                .and_then(|r| r.first())
-                .map(|r| (r.start().raw(), r.len())),
-            Ok(Mapping::PciBar(PciBarMapping {
-                addresses: BarAddresses::Bus(m),
-                ..
-            })) => m
-                .addresses_for(dev)
-                .ok()
-                .and_then(|r| r.first())
-                .map(|r| (r.start().raw(), r.len())),
-            Ok(Mapping::PciBar(PciBarMapping {
-                addresses: BarAddresses::Dma(m),
-                ..
-            })) => m
-                .addresses_for(dev)
-                .ok()
-                .and_then(|r| r.first())
-                .map(|r| (r.start().raw(), r.len())),
-            _ => None,
-        };
-        let checked = range.ok_or(EINVAL).and_then(|(dma, len)| {
-            let kernel = self.kernel_mapping(at, attachment.device())?;
-            Ok((dma, len, kernel))
-        });
-        let (dma, len, (kernel_dma, kernel_bus)) = match checked {
-            Ok((dma, len, kernel)) if kernel.0 == dma => (dma, len, kernel),
-            other => {
-                let _ = state.buffer.unmap(&mapped.handle);
-                match other {
-                    Ok((dma, _, (kernel, _))) => pr_err!(
-                        "dmabuf-ic: mapping for {} differs from the kernel's: {dma:#x}, kernel {kernel:#x}\n",
-                        format_args!("{}", pci_name(dev))
-                    ),
-                    Err(e) => pr_err!(
-                        "dmabuf-ic: no mapping to check for {}: errno {}\n",
-                        format_args!("{}", pci_name(dev)),
-                        e.to_errno()
-                    ),
-                }
-                return Err(EIO);
+        match Self::hand_out(state, &mapped, dev, phys) {
+            Ok(HandedOut { table, dma, bus }) => {
+                let invariants = Self::check(state);
+                event(format_args!(
+                    "event={n} op=map attachment={} outcome=ok interconnect={} route={} \
+                     generation={} renegotiated={} placement={} dma={dma:#x} via={} \
+                     phys={phys:#x} invariants={invariants}",
+                    id.get(),
+                    mapped.agreed.interconnect(),
+                    route_name(mapped.agreed.route().kind),
+                    mapped.handle.generation().get(),
+                    if mapped.change.is_some() { "yes" } else { "no" },
+                    at.name(),
+                    if bus { "bus-addr" } else { "dma-api" },
+                ));
+                Ok(table)
             }
-        };
-        let table = SgTable::of_dma_ranges(&[(dma, u32::try_from(len).map_err(|_| EINVAL)?)])?;
-        let invariants = Self::check(state);
-        event(format_args!(
-            "event={n} op=map attachment={} outcome=ok interconnect={} route={} generation={} \
-             renegotiated={} placement={} dma={dma:#x} kernel={kernel_dma:#x}({}) invariants={invariants}",
-            id.get(),
-            mapped.agreed.interconnect(),
-            route_name(mapped.agreed.route().kind),
-            mapped.handle.generation().get(),
-            if mapped.change.is_some() { "yes" } else { "no" },
-            at.name(),
-            if kernel_bus { "bus-addr" } else { "dma-api" },
-        ));
-        Ok(table)
+            Err((errno, why)) => {
+                let _ = state.buffer.unmap(&mapped.handle);
+                refused(state, "kernel-mapping", &why);
+                Err(errno)
+            }
+        }
     }
 
-    fn unmap(&self, _held: &Held, attachment: &Attachment<'_>) {
+    fn unmap(&self, _held: &Held, attachment: &Attachment<'_>, table: &SgTable) {
         let mut guard = self.state.lock();
         let state = &mut *guard;
+        // The kernel's mapping that the table used goes when no other table uses it.
+        state.dma.release(table.addr());
         let id = Self::attachment_id(state, attachment);
         let handle = id
             .and_then(|id| state.buffer.attachment(id))
             .and_then(|a| a.held());
         if let (Some(id), Some(handle)) = (id, handle) {
-            state.events += 1;
+            let n = state.next_event();
             let outcome = if state.buffer.unmap(&handle).is_ok() {
                 "ok"
             } else {
@@ -578,9 +610,8 @@ impl Exporter for CmbBuffer {
             };
             let invariants = Self::check(state);
             event(format_args!(
-                "event={} op=unmap attachment={} outcome={outcome} generation={} \
+                "event={n} op=unmap attachment={} outcome={outcome} generation={} \
                  invariants={invariants}",
-                state.events,
                 id.get(),
                 handle.generation().get(),
             ));
@@ -636,25 +667,6 @@ impl Exporter for CmbBuffer {
     }
 }
 
-/// A PCI function's id written as `DDDD:BB:SS.F`.
-fn pci_name(id: DeviceId) -> impl fmt::Display {
-    struct Bdf(u32);
-    impl fmt::Display for Bdf {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let d = self.0;
-            write!(
-                f,
-                "{:04x}:{:02x}:{:02x}.{}",
-                d >> 16,
-                (d >> 8) & 0xff,
-                (d >> 3) & 0x1f,
-                d & 7
-            )
-        }
-    }
-    Bdf(id.0)
-}
-
 /// What one open file of `/dev/dmabuf_exporter` exported.
 struct Export {
     buffer: Arc<CmbBuffer>,
@@ -671,10 +683,8 @@ struct ExporterFile {
 impl ExporterFile {
     fn do_export(&self, arg: UserPtr, size: usize) -> Result {
         let (mut reader, mut writer) = UserSlice::new(arg, size).reader_writer();
-        let mut raw = [0u8; 16];
-        reader.read_slice(&mut raw)?;
-        let word = |i: usize| u32::from_ne_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
-        let (provider, len) = (DeviceId(word(0)), word(4) as usize);
+        let mut words: [u32; 4] = reader.read()?;
+        let (provider, len) = (DeviceId(words[0]), words[1] as usize);
         if len == 0 || len > MAX_SIZE || len % PAGE != 0 {
             return Err(EINVAL);
         }
@@ -686,8 +696,8 @@ impl ExporterFile {
         let buffer = CmbBuffer::new(function, len)?;
         let dmabuf = dma_buf_export::export(&THIS_MODULE, buffer.clone(), len)?;
         let fd = dmabuf.install_fd()?;
-        raw[8..12].copy_from_slice(&fd.to_ne_bytes());
-        writer.write_slice(&raw)?;
+        words[2] = u32::from_ne_bytes(fd.to_ne_bytes());
+        writer.write(&words)?;
         let (bar, offset) = match buffer.cmb_placement {
             Placement::Bar(slice) => (slice.bar, slice.offset),
             _ => (0, 0),
@@ -699,7 +709,7 @@ impl ExporterFile {
         event(format_args!(
             "event=0 op=export provider={} size={len} placement=cmb bar={bar} offset={offset:#x} \
              bus={:#x} ram={ram:#x} generation={}",
-            pci_name(provider),
+            PciName(provider.0),
             buffer.cmb.bus(),
             buffer.state.lock().buffer.generation().get(),
         ));
@@ -719,8 +729,7 @@ impl ExporterFile {
         UserSlice::new(arg, path.len())
             .reader()
             .read_slice(&mut path)?;
-        let end = path.iter().position(|&c| c == 0).ok_or(EINVAL)?;
-        let path = core::ffi::CStr::from_bytes_with_nul(&path[..=end]).map_err(|_| EINVAL)?;
+        let path = core::ffi::CStr::from_bytes_until_nul(&path).map_err(|_| EINVAL)?;
         self.with_export(|export| {
             let b = &export.buffer;
             let _resv = export.dmabuf.lock();
@@ -772,12 +781,7 @@ impl ExporterFile {
     /// under the buffer's locks, then out (page faults take the reservation lock, so no copy
     /// to user space happens while it is held).
     fn readback(&self, arg: UserPtr) -> Result {
-        let mut raw = [0u8; 16];
-        UserSlice::new(arg, raw.len())
-            .reader()
-            .read_slice(&mut raw)?;
-        let addr = u64::from_ne_bytes(raw[..8].try_into().map_err(|_| EINVAL)?);
-        let len = u64::from_ne_bytes(raw[8..].try_into().map_err(|_| EINVAL)?);
+        let [addr, len]: [u64; 2] = UserSlice::new(arg, 16).reader().read()?;
         let user = usize::try_from(addr).map_err(|_| EINVAL)?;
         let copy = self.with_export(|export| {
             let b = &export.buffer;
@@ -786,9 +790,11 @@ impl ExporterFile {
             let _resv = export.dmabuf.lock();
             let guard = b.state.lock();
             let pages = b.pages(b.where_is(guard.buffer.placement()));
-            let mut i = 0;
-            while copy.len() < len {
-                let n = (len - copy.len()).min(PAGE);
+            for i in 0..pages.count() {
+                let n = len.saturating_sub(copy.len()).min(PAGE);
+                if n == 0 {
+                    break;
+                }
                 pages
                     .with_page(i, |page| {
                         // SAFETY: a mapped page of `PAGE` bytes of ours, not written meanwhile
@@ -797,7 +803,6 @@ impl ExporterFile {
                         copy.extend_from_slice(bytes, GFP_KERNEL)
                     })
                     .ok_or(EINVAL)??;
-                i += 1;
             }
             Ok(copy)
         })?;
@@ -813,7 +818,7 @@ impl ExporterFile {
             let resv = export.dmabuf.lock();
             let mut guard = b.state.lock();
             let state = &mut *guard;
-            state.events += 1;
+            let n = state.next_event();
             let dest = if to == 0 { Where::Cmb } else { Where::Ram };
             let from = b.where_is(state.buffer.placement());
             let result = state
@@ -823,9 +828,8 @@ impl ExporterFile {
                 Ok(m) => {
                     let invariants = CmbBuffer::check(state);
                     event(format_args!(
-                        "event={} op=move placement={} outcome=ok generation={} invalidated={} \
+                        "event={n} op=move placement={} outcome=ok generation={} invalidated={} \
                          invariants={invariants}",
-                        state.events,
                         dest.name(),
                         m.generation.get(),
                         m.invalidated.len(),
@@ -839,9 +843,8 @@ impl ExporterFile {
                     let (code, errno) = refusal(&e);
                     let invariants = CmbBuffer::check(state);
                     event(format_args!(
-                        "event={} op=move placement={} outcome=refused reason={code} generation={} \
+                        "event={n} op=move placement={} outcome=refused reason={code} generation={} \
                          invariants={invariants} why=\"{e}\"",
-                        state.events,
                         dest.name(),
                         state.buffer.generation().get(),
                     ));
@@ -858,15 +861,14 @@ impl ExporterFile {
             let resv = export.dmabuf.lock();
             let mut guard = b.state.lock();
             let state = &mut *guard;
-            state.events += 1;
+            let n = state.next_event();
             let at = b.where_is(state.buffer.placement());
             match state.buffer.revoke() {
                 Ok(r) => {
                     let invariants = CmbBuffer::check(state);
                     event(format_args!(
-                        "event={} op=revoke outcome=ok generation={} invalidated={} \
+                        "event={n} op=revoke outcome=ok generation={} invalidated={} \
                          invariants={invariants}",
-                        state.events,
                         r.generation.get(),
                         r.invalidated.len(),
                     ));
@@ -878,8 +880,7 @@ impl ExporterFile {
                 Err(e) => {
                     let (code, errno) = refusal(&e);
                     event(format_args!(
-                        "event={} op=revoke outcome=refused reason={code}",
-                        state.events
+                        "event={n} op=revoke outcome=refused reason={code}"
                     ));
                     Err(errno)
                 }
@@ -908,11 +909,8 @@ impl MiscDevice for ExporterFile {
             FILL => me.fill(ptr)?,
             READBACK => me.readback(ptr)?,
             MOVE => {
-                let mut raw = [0u8; 4];
-                UserSlice::new(ptr, raw.len())
-                    .reader()
-                    .read_slice(&mut raw)?;
-                me.move_to(u32::from_ne_bytes(raw))?
+                let to: u32 = UserSlice::new(ptr, 4).reader().read()?;
+                me.move_to(to)?
             }
             REVOKE => me.revoke()?,
             _ => return Err(ENOTTY),

@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! dmabuf_importer: imports a dma-buf fd on behalf of a named PCI function (an NVMe
-//! controller), as a dynamic importer: `dma_buf_dynamic_attach()` with `allow_peer2peer` and
-//! an `invalidate_mappings` callback, so it is revocable (`dma_buf_attach_revocable()`).
+//! controller), as a dynamic importer (an `invalidate_mappings` callback, so it is revocable:
+//! `dma_buf_attach_revocable()`), offering its list at attach through `dmabuf_exporter`'s
+//! `dmabuf_ic_attach()` (`offer_list.rs`). What it asks for ([`Asks`], chosen per import):
+//! `pci-bar` and `dma-addr` accepting peer-to-peer memory; plain `dma-addr`, without or with
+//! `allow_peer2peer` (an importer that could take peer-to-peer addresses but asks for system
+//! memory: only its list says so); or no list at all, as any dynamic importer of mainline
+//! attaches (`dma_buf_dynamic_attach()` with `allow_peer2peer`), which is how the storylines
+//! exercise the exporter's fallback for such importers.
 //!
 //! `/dev/dmabuf_importer` (ioctls in `kernel/guest/dmabuf_ic.h`): import an fd for a function,
 //! map (under the reservation lock; returns the scatterlist's DMA addresses), detach. When the
@@ -17,9 +23,13 @@ use kernel::sync::{Arc, Mutex};
 use kernel::uaccess::{UserPtr, UserSlice};
 
 mod dma_buf_import;
+mod offer_list;
+mod pci_name;
 mod resv;
 
 use dma_buf_import::{Import, Importer, Mapped};
+use offer_list::{offer_name, WireOffer, WIRE_ACCEPTS_P2P, WIRE_DMA_ADDR, WIRE_PCI_BAR};
+use pci_name::PciName;
 use resv::Held;
 
 module! {
@@ -28,23 +38,93 @@ module! {
     authors: ["dmabuf-ic"],
     description: "A dynamic, revocable dma-buf importer on behalf of a PCI function",
     license: "GPL",
-    imports_ns: ["DMA_BUF"],
+    imports_ns: ["DMA_BUF", "DMABUF_IC"],
 }
 
 /// The ioctl type of both modules (`kernel/guest/dmabuf_ic.h`).
 const IOC: u32 = 0xdb;
-/// `struct dmabuf_ic_import { s32 fd; u32 client; u32 peer2peer; u32 pad; }`.
+/// `struct dmabuf_ic_import { s32 fd; u32 client; u32 asks; u32 pad; }`, `asks` one of
+/// [`ASKS_PLAIN`], [`ASKS_P2P`], [`ASKS_COMPAT`], [`ASKS_SYSTEM`].
 const IMPORT: u32 = _IOW::<[u32; 4]>(IOC, 0x11);
 /// `struct dmabuf_ic_map { s32 error; u32 nents; u64 dma; u64 len; u32 invalidations; u32 pad; }`.
 const MAP: u32 = _IOWR::<[u64; 4]>(IOC, 0x12);
 /// Detaches.
 const DETACH: u32 = _IO(IOC, 0x13);
 
+/// [`IMPORT`]: the list `dma-addr`, without `allow_peer2peer`.
+const ASKS_PLAIN: u32 = 0;
+/// [`IMPORT`]: the list `pci-bar`, `dma-addr` accepting peer-to-peer memory, with
+/// `allow_peer2peer`.
+const ASKS_P2P: u32 = 1;
+/// [`IMPORT`]: no list, with `allow_peer2peer` (a dynamic importer of mainline).
+const ASKS_COMPAT: u32 = 2;
+/// [`IMPORT`]: the list `dma-addr`, with `allow_peer2peer`: the attachment allows
+/// peer-to-peer memory, the list does not ask for it.
+const ASKS_SYSTEM: u32 = 3;
+
+/// What the importer asks for at attach: the list it passes, if any, and `allow_peer2peer`.
+#[derive(Clone, Copy)]
+struct Asks {
+    list: Option<&'static [WireOffer]>,
+    peer2peer: bool,
+}
+
+impl Asks {
+    /// The [`IMPORT`] code `code`, or `EINVAL`.
+    fn from_code(code: u32) -> Result<Self> {
+        let (list, peer2peer): (Option<&'static [WireOffer]>, bool) = match code {
+            ASKS_PLAIN => (Some(&PLAIN_OFFERS), false),
+            ASKS_P2P => (Some(&P2P_OFFERS), true),
+            ASKS_COMPAT => (None, true),
+            ASKS_SYSTEM => (Some(&PLAIN_OFFERS), true),
+            _ => return Err(EINVAL),
+        };
+        Ok(Self { list, peer2peer })
+    }
+}
+
+/// What an NVMe controller can take, as it offers it: a BAR slice or DMA addresses of
+/// peer-to-peer memory (the NVMe driver programs either into its PRPs), in that order.
+const P2P_OFFERS: [WireOffer; 2] = [
+    WireOffer {
+        interconnect: WIRE_PCI_BAR,
+        flags: 0,
+        dev: core::ptr::null_mut(),
+    },
+    WireOffer {
+        interconnect: WIRE_DMA_ADDR,
+        flags: WIRE_ACCEPTS_P2P,
+        dev: core::ptr::null_mut(),
+    },
+];
+/// What a controller that does not accept peer-to-peer memory offers: DMA addresses.
+const PLAIN_OFFERS: [WireOffer; 1] = [WireOffer {
+    interconnect: WIRE_DMA_ADDR,
+    flags: 0,
+    dev: core::ptr::null_mut(),
+}];
+
+/// The offers an importer's list names, as the log lines write them (`pci-bar,dma-addr+p2p`;
+/// `none` without a list).
+impl core::fmt::Display for Asks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Some(offers) = self.list else {
+            return f.write_str("none");
+        };
+        for (i, offer) in offers.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let name = offer_name(offer.interconnect == WIRE_PCI_BAR, offer.peer2peer());
+            write!(f, "{sep}{name}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What the importer keeps of its mapping; the callback changes it under the reservation lock.
 struct Holding {
     mapped: Option<Mapped>,
     invalidations: u32,
-    client: [u8; 12],
+    client: PciName,
 }
 
 /// The importer's side of one attachment.
@@ -62,10 +142,10 @@ impl Importer for Client {
         if let Some(mapped) = had {
             mapped.unmap(held);
         }
-        holding.invalidations += 1;
+        holding.invalidations = holding.invalidations.saturating_add(1);
         pr_info!(
             "dmabuf-ic: importer op=invalidated client={} unmapped={}\n",
-            core::str::from_utf8(&holding.client).unwrap_or("?"),
+            format_args!("{}", holding.client),
             if unmapped { "yes" } else { "no" }
         );
     }
@@ -80,30 +160,35 @@ struct ImporterFile {
 
 impl ImporterFile {
     fn do_import(&self, arg: UserPtr) -> Result {
-        let mut raw = [0u8; 16];
-        UserSlice::new(arg, raw.len())
-            .reader()
-            .read_slice(&mut raw)?;
-        let word = |i: usize| u32::from_ne_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
-        let (fd, client, peer2peer) = (word(0) as i32, word(4), word(8) != 0);
+        let [fd, client, asks, _]: [u32; 4] = UserSlice::new(arg, 16).reader().read()?;
+        let asks = Asks::from_code(asks)?;
         let mut slot = self.import.lock();
         if slot.is_some() {
             return Err(EBUSY);
         }
-        let mut name = [b'?'; 12];
-        let text = PciName(client);
-        text.write(&mut name);
         let client_state = Arc::pin_init(
             try_pin_init!(Client {
                 holding <- new_mutex!(Holding {
                     mapped: None,
                     invalidations: 0,
-                    client: name,
+                    client: PciName(client),
                 }),
             }),
             GFP_KERNEL,
         )?;
-        let import = Import::attach(fd, client, peer2peer, client_state)?;
+        pr_info!(
+            "dmabuf-ic: importer op=attach client={} list={} peer2peer={}\n",
+            format_args!("{}", PciName(client)),
+            format_args!("{asks}"),
+            if asks.peer2peer { "yes" } else { "no" }
+        );
+        let import = Import::attach(
+            i32::from_ne_bytes(fd.to_ne_bytes()),
+            client,
+            asks.list,
+            asks.peer2peer,
+            client_state,
+        )?;
         *slot = Some(import);
         Ok(())
     }
@@ -140,34 +225,6 @@ impl ImporterFile {
         }
         out[24..28].copy_from_slice(&holding.invalidations.to_ne_bytes());
         Ok(out)
-    }
-}
-
-/// A PCI function id (`domain << 16 | bus << 8 | devfn`) written as `DDDD:BB:SS.F`.
-struct PciName(u32);
-
-impl PciName {
-    fn write(&self, out: &mut [u8; 12]) {
-        let hex = b"0123456789abcdef";
-        let d = self.0;
-        let digits = [
-            (d >> 28) & 0xf,
-            (d >> 24) & 0xf,
-            (d >> 20) & 0xf,
-            (d >> 16) & 0xf,
-            (d >> 12) & 0xf,
-            (d >> 8) & 0xf,
-            ((d >> 3) & 0x1f) >> 4,
-            ((d >> 3) & 0x1f) & 0xf,
-            d & 7,
-        ];
-        let at = [0, 1, 2, 3, 5, 6, 8, 9, 11];
-        for (&pos, &digit) in at.iter().zip(digits.iter()) {
-            out[pos] = hex[digit as usize];
-        }
-        out[4] = b':';
-        out[7] = b':';
-        out[10] = b'.';
     }
 }
 

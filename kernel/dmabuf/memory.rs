@@ -151,11 +151,6 @@ impl P2pMemory {
             })
             .unwrap_or(0)
     }
-
-    /// The scatterlist the memory came in (one entry, with its pages).
-    pub(crate) fn sgl(&self) -> *mut bindings::scatterlist {
-        self.sgl.as_ptr()
-    }
 }
 
 impl Drop for P2pMemory {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain [LATE]]: one dma-buf storyline in the guest.
+ * dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain|system|compat [LATE]]: one dma-buf storyline
+ * in the guest.
  *
  * PROVIDER is the NVMe controller whose CMB holds the buffer (DDDD:BB:SS.F), CLIENT the NVMe
  * controller that imports it, NAMESPACE a block device of CLIENT (/dev/nvme1n1). Through
@@ -12,7 +13,11 @@
  * map is refused. With LATE (another NVMe controller), a second importer attaches for LATE after
  * the first transfer instead of the exporter's own move: if LATE cannot reach the CMB the
  * exporter moves the buffer for it, invalidating the first importer, whose next map
- * renegotiates. Each step prints "step NAME ok|FAILED ..."; the exit status is the number of
+ * renegotiates. What CLIENT's importer asks for at attach (the list it passes to the exporter):
+ * p2p, the default, `pci-bar` and `dma-addr` of peer-to-peer memory (allow_peer2peer); plain,
+ * `dma-addr` (no allow_peer2peer); system, `dma-addr` with allow_peer2peer (only the list says
+ * system memory); compat, no list (allow_peer2peer), as a mainline importer attaches. LATE
+ * asks as p2p. Each step prints "step NAME ok|FAILED ..."; the exit status is the number of
  * failed steps. The exporter logs every lifecycle event ("dmabuf-ic: event=..." in dmesg).
  */
 #include <errno.h>
@@ -29,7 +34,9 @@
 struct dmabuf_ic_export { uint32_t provider, size; int32_t fd; uint32_t pad; };
 struct dmabuf_ic_fill { char path[64]; };
 struct dmabuf_ic_readback { uint64_t addr, len; };
-struct dmabuf_ic_import { int32_t fd; uint32_t client, peer2peer, pad; };
+struct dmabuf_ic_import { int32_t fd; uint32_t client, asks, pad; };
+/* dmabuf_ic_import.asks (kernel/dmabuf/importer.rs) */
+enum { ASKS_PLAIN, ASKS_P2P, ASKS_COMPAT, ASKS_SYSTEM };
 struct dmabuf_ic_map { int32_t error; uint32_t nents; uint64_t dma, len; uint32_t invalidations, pad; };
 #define DMABUF_IC_EXPORT _IOWR(IOC, 1, uint32_t[4])
 #define DMABUF_IC_FILL _IOW(IOC, 2, uint8_t[64])
@@ -117,10 +124,22 @@ int main(int argc, char **argv)
 	uint32_t late = 0;
 	if (argc < 4 || bdf(argv[1], &provider) || bdf(argv[2], &client) ||
 	    (argc > 5 && bdf(argv[5], &late))) {
-		fprintf(stderr, "usage: dmabufctl PROVIDER CLIENT NAMESPACE [p2p|plain [LATE]]\n");
+		fprintf(stderr, "usage: dmabufctl PROVIDER CLIENT NAMESPACE "
+				"[p2p|plain|system|compat [LATE]]\n");
 		return 2;
 	}
-	int p2p = argc < 5 || strcmp(argv[4], "plain") != 0;
+	static const char *const modes[] = { [ASKS_PLAIN] = "plain", [ASKS_P2P] = "p2p",
+					      [ASKS_COMPAT] = "compat", [ASKS_SYSTEM] = "system" };
+	uint32_t asks = ASKS_P2P;
+	if (argc > 4) {
+		for (asks = 0; asks < 4 && strcmp(argv[4], modes[asks]) != 0; asks++)
+			;
+		if (asks == 4) {
+			fprintf(stderr, "dmabufctl: unknown mode %s (p2p, plain, system, compat)\n",
+				argv[4]);
+			return 2;
+		}
+	}
 	if (disk_bytes(argv[3], disk)) {
 		fprintf(stderr, "dmabufctl: cannot read %s\n", argv[3]);
 		return 2;
@@ -139,7 +158,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return failed;
 
-	struct dmabuf_ic_import i = { e.fd, client, p2p, 0 };
+	struct dmabuf_ic_import i = { e.fd, client, asks, 0 };
 	rc = ioctl(imp, DMABUF_IC_IMPORT, &i);
 	snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);
 	step("attach", rc == 0, detail);
@@ -162,7 +181,7 @@ int main(int argc, char **argv)
 
 	int late_imp = -1;
 	if (argc > 5) {
-		struct dmabuf_ic_import li = { e.fd, late, 1, 0 };
+		struct dmabuf_ic_import li = { e.fd, late, ASKS_P2P, 0 };
 		late_imp = open("/dev/dmabuf_importer", O_RDWR);
 		rc = late_imp < 0 ? -1 : ioctl(late_imp, DMABUF_IC_IMPORT, &li);
 		snprintf(detail, sizeof(detail), "errno=%d", rc ? errno : 0);

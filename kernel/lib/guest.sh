@@ -21,7 +21,9 @@ modules() {
   # Formatted as the kernel formats Rust (its rustfmt configuration).
   in_chroot "rustfmt --edition 2021 --config-path $SRC/.rustfmt.toml --check /repo/kernel/module/*.rs" \
     >"$LOGS/module-rustfmt.log" 2>&1 || { cat "$LOGS/module-rustfmt.log" >&2; die "kernel/module is not formatted (rustfmt with the kernel's .rustfmt.toml)"; }
-  mkdir -p "$R$MODOUT"
+  # Built afresh: every checkout is mounted at the same /repo, so make's timestamps would keep
+  # objects another checkout built later than this one's sources changed.
+  rm -rf "${R:?}$MODOUT"; mkdir -p "$R$MODOUT"
   timed module-build in_chroot "make LLVM=1 CLIPPY=1 -C $KBUILD M=/repo/kernel/module MO=$MODOUT" \
     >"$LOGS/module-build.log" 2>&1 || { cat "$LOGS/module-build.log" >&2; die "module build failed"; }
   if grep -q '^warning' "$LOGS/module-build.log"; then

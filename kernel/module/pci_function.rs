@@ -33,6 +33,27 @@ impl PciFunction {
         NonNull::new(pdev).map(Self)
     }
 
+    /// The PCI function whose `struct device` `dev` is, or `None` if `dev` is not on the PCI
+    /// bus (the kernel's `dev_is_pci()` and `to_pci_dev()`).
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a live device (the caller holds a reference for the duration of the call).
+    // Used by kernel/dmabuf's exporter, which compiles this file too; negotiate_kernel does not.
+    #[allow(dead_code)]
+    pub(crate) unsafe fn of_device(dev: NonNull<bindings::device>) -> Option<Self> {
+        // SAFETY: a live device (the caller's contract): `bus` is set when it is added. Only the
+        // address of `pci_bus_type` is taken.
+        let on_pci =
+            unsafe { core::ptr::eq((*dev.as_ptr()).bus, &raw const bindings::pci_bus_type) };
+        if !on_pci {
+            return None;
+        }
+        // SAFETY: a device on the PCI bus is the `dev` field of a `struct pci_dev`.
+        let pdev = unsafe { kernel::container_of!(dev.as_ptr(), bindings::pci_dev, dev) };
+        NonNull::new(pdev).map(Self::get)
+    }
+
     /// Every PCI function, in the PCI core's order.
     pub(crate) fn all() -> Functions {
         Functions(core::ptr::null_mut())

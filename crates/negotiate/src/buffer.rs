@@ -8,7 +8,7 @@ use crate::storage::FallibleVec;
 use crate::{
     AccessError, Agreed, AgreementState, AttachRefusal, Attachment, AttachmentId, BufferId, Change,
     ExporterPolicy, Generation, Holding, Importer, LifecycleError, MappingHandle, Migration,
-    NoMigration, Placement, PlacementOption, Platform, RevokeReason, Validity, Vec,
+    NoMigration, Placement, PlacementOption, Platform, PolicyError, RevokeReason, Validity, Vec,
 };
 
 /// A buffer shared by one exporter with any number of importers, and the lifecycle contract
@@ -116,7 +116,9 @@ pub struct Buffer {
     pub(crate) id: BufferId,
     pub(crate) size: u64,
     pub(crate) policy: ExporterPolicy,
-    pub(crate) current: usize,
+    /// Where the buffer is: always one of the policy's placements (set by `new`, `new_in` and
+    /// `migrate`, each from the policy's own list).
+    pub(crate) current: Placement,
     pub(crate) generation: Generation,
     pub(crate) revoked: Option<RevokeReason>,
     pub(crate) attachments: Vec<Attachment>,
@@ -152,11 +154,16 @@ impl Buffer {
     /// placement, in generation [`Generation::FIRST`], with no attachment.
     pub fn new(size: u64, policy: ExporterPolicy) -> Result<Self, LifecycleError> {
         policy.validate(size)?;
+        let current = *policy
+            .placements()
+            .first()
+            .ok_or(LifecycleError::Policy(PolicyError::NoPlacement))?
+            .placement();
         Ok(Self {
             id: BufferId::fresh(),
             size,
             policy,
-            current: 0,
+            current,
             generation: Generation::FIRST,
             revoked: None,
             attachments: Vec::default(),
@@ -172,11 +179,11 @@ impl Buffer {
         policy: ExporterPolicy,
         placement: &Placement,
     ) -> Result<Self, LifecycleError> {
-        let current = policy
-            .position(placement)
-            .ok_or(LifecycleError::UnknownPlacement(*placement))?;
+        if policy.position(placement).is_none() {
+            return Err(LifecycleError::UnknownPlacement(*placement));
+        }
         let mut buffer = Self::new(size, policy)?;
-        buffer.current = current;
+        buffer.current = *placement;
         Ok(buffer)
     }
 
@@ -199,18 +206,20 @@ impl Buffer {
 
     /// Where the buffer is now.
     pub fn placement(&self) -> &Placement {
-        self.current_option().placement()
+        &self.current
     }
 
-    /// Where the buffer is now, with what the exporter offers there.
-    pub fn placement_option(&self) -> &PlacementOption {
-        self.current_option()
+    /// Where the buffer is now, with what the exporter offers there. Always `Some`: the buffer
+    /// is only ever placed at one of its policy's placements.
+    pub fn placement_option(&self) -> Option<&PlacementOption> {
+        self.policy.option(&self.current)
     }
 
-    pub(crate) fn current_option(&self) -> &PlacementOption {
-        // `current` only ever holds a position in the validated, non-empty, never-changing
-        // placement list (set by `new` and by `commit_migration` from `plan_migration`).
-        &self.policy.placements()[self.current]
+    /// [`Buffer::placement_option`] for the operations, which report the impossible `None` as
+    /// an error rather than panic.
+    pub(crate) fn current_option(&self) -> Result<&PlacementOption, LifecycleError> {
+        self.placement_option()
+            .ok_or(LifecycleError::UnknownPlacement(self.current))
     }
 
     /// The current generation.
@@ -312,6 +321,17 @@ impl Buffer {
             .map_err(|_| LifecycleError::UnknownAttachment(id))
     }
 
+    /// The attachment `id`, to change it.
+    pub(crate) fn attachment_mut(
+        &mut self,
+        id: AttachmentId,
+    ) -> Result<&mut Attachment, LifecycleError> {
+        let index = self.index_of(id)?;
+        self.attachments
+            .get_mut(index)
+            .ok_or(LifecycleError::UnknownAttachment(id))
+    }
+
     pub(crate) fn next_generation(&self) -> Result<Generation, LifecycleError> {
         self.generation
             .next()
@@ -353,7 +373,7 @@ impl Buffer {
             .next_id
             .checked_add(1)
             .ok_or(LifecycleError::Exhausted("attachment ids"))?;
-        let here = match negotiate_at(platform, &self.policy, self.current_option(), &importer)? {
+        let here = match negotiate_at(platform, &self.policy, self.current_option()?, &importer)? {
             Ok(agreed) => {
                 let attachment = Self::attachment_for(id, importer, agreed, self.generation);
                 self.attachments.try_push(attachment)?;
@@ -381,7 +401,7 @@ impl Buffer {
         };
         let generation = self.next_generation()?;
         let newcomer = Self::attachment_for(id, importer, agreed, generation);
-        let migration = self.migrate(plan.index, generation, Some(newcomer))?;
+        let migration = self.migrate(plan.to, generation, Some(newcomer))?;
         self.next_id = next_id;
         Ok(Attached {
             id,
@@ -422,9 +442,8 @@ impl Buffer {
     /// paging): the buffer cannot move until the pin is released. Pins nest.
     pub fn pin(&mut self, id: AttachmentId) -> Result<(), LifecycleError> {
         self.not_revoked()?;
-        let index = self.index_of(id)?;
         let placement = *self.placement();
-        let attachment = &mut self.attachments[index];
+        let attachment = self.attachment_mut(id)?;
         if !attachment.is_active() {
             return Err(LifecycleError::Lost(id));
         }
@@ -439,8 +458,7 @@ impl Buffer {
 
     /// Releases one explicit pin. Allowed on a revoked buffer.
     pub fn unpin(&mut self, id: AttachmentId) -> Result<(), LifecycleError> {
-        let index = self.index_of(id)?;
-        let attachment = &mut self.attachments[index];
+        let attachment = self.attachment_mut(id)?;
         let Some(pins) = attachment.pins.checked_sub(1) else {
             return Err(LifecycleError::NotPinned(id));
         };
@@ -467,14 +485,15 @@ impl Buffer {
         id: AttachmentId,
     ) -> Result<Mapped, LifecycleError> {
         self.not_revoked()?;
-        let index = self.index_of(id)?;
-        let attachment = &self.attachments[index];
+        let attachment = self
+            .attachment(id)
+            .ok_or(LifecycleError::UnknownAttachment(id))?;
         if let Some(held) = &attachment.held
             && self.validity(attachment, held) == Validity::Valid
         {
             return Err(LifecycleError::AlreadyMapped(held.handle));
         }
-        let option = self.current_option();
+        let option = self.current_option()?;
         let placement = *option.placement();
         let (agreed, change) = match &attachment.state {
             AgreementState::Current(a)
@@ -504,7 +523,7 @@ impl Buffer {
             .checked_add(1)
             .ok_or(LifecycleError::Exhausted("mapping serials"))?;
         let handle = MappingHandle::new(self.id, id, self.generation, serial);
-        let attachment = &mut self.attachments[index];
+        let attachment = self.attachment_mut(id)?;
         attachment.state = AgreementState::Current(agreed);
         attachment.held = Some(Held {
             handle,
@@ -526,8 +545,7 @@ impl Buffer {
         if handle.buffer() != self.id {
             return Err(LifecycleError::UnknownMapping(*handle));
         }
-        let index = self.index_of(handle.attachment())?;
-        let attachment = &mut self.attachments[index];
+        let attachment = self.attachment_mut(handle.attachment())?;
         match &attachment.held {
             Some(held) if held.handle == *handle => {
                 attachment.held = None;

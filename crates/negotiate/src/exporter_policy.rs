@@ -356,6 +356,11 @@ impl ExporterPolicy {
             .position(|o| o.placement == *placement)
     }
 
+    /// The entry of `placement`, with what the exporter offers there, if it is listed.
+    pub fn option(&self, placement: &Placement) -> Option<&PlacementOption> {
+        self.placements.iter().find(|o| o.placement == *placement)
+    }
+
     /// Checks the policy for a buffer of `size` bytes.
     pub fn validate(&self, size: u64) -> Result<(), PolicyError> {
         if self.out_of_memory || !self.apertures.is_complete() {

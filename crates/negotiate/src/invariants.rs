@@ -111,6 +111,8 @@ pub enum Violation {
     FutureGeneration(AttachmentId),
     /// Attachments out of order or with an id never handed out.
     BadAttachmentIds,
+    /// The buffer is in a placement its policy does not list.
+    PlacementNotInPolicy(Placement),
     /// The buffer's generation went back.
     GenerationWentBack {
         /// Before.
@@ -242,6 +244,11 @@ impl Describe for Violation {
                 id = id.named(names),
             ),
             Violation::BadAttachmentIds => f.write_str("attachment ids out of order"),
+            Violation::PlacementNotInPolicy(p) => write!(
+                f,
+                "the buffer is in {p}, which its policy does not list",
+                p = p.named(names),
+            ),
             Violation::GenerationWentBack { from, to } => {
                 write!(f, "the generation went back from {from} to {to}")
             }
@@ -325,10 +332,14 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Result<Vec<Violat
     // On a revoked buffer nothing can map again, so agreements need not follow the machine.
     let live = !buffer.is_revoked();
 
+    if buffer.placement_option().is_none() {
+        out.push(Violation::PlacementNotInPolicy(current));
+    }
+    let mut previous: Option<AttachmentId> = None;
     let ids_ok = buffer
         .attachments()
-        .windows(2)
-        .all(|w| w[0].id() < w[1].id())
+        .iter()
+        .all(|a| previous.replace(a.id()).is_none_or(|p| p < a.id()))
         && buffer
             .attachments()
             .iter()
@@ -431,12 +442,12 @@ pub fn violations(buffer: &Buffer, platform: &Platform<'_>) -> Result<Vec<Violat
                 }
             }
             AgreementState::Outdated { .. } if live => {
-                match negotiate_at(
-                    platform,
-                    buffer.policy(),
-                    buffer.placement_option(),
-                    attachment.importer(),
-                ) {
+                // Without the current placement's entry (reported above) there is nothing to
+                // negotiate against.
+                let Some(option) = buffer.placement_option() else {
+                    continue;
+                };
+                match negotiate_at(platform, buffer.policy(), option, attachment.importer()) {
                     Ok(Ok(_)) => {}
                     Ok(Err(reason)) => out.push(Violation::Unreachable {
                         attachment: id,
@@ -642,7 +653,7 @@ mod tests {
         let mut monitor = Monitor::new();
         assert!(monitor.observe(&b, &platform).unwrap().is_empty());
         // Tamper: change the placement behind the lifecycle's back.
-        b.current = b.policy.position(&ram()).unwrap();
+        b.current = ram();
         let found = monitor.observe(&b, &platform).unwrap();
         assert!(found.iter().any(|v| matches!(
             v,
@@ -655,6 +666,22 @@ mod tests {
                 .any(|v| matches!(v, Violation::AgreementForOtherPlacement(_)))
         );
         assert!(found.iter().all(|v| !v.to_string().is_empty()));
+    }
+
+    #[test]
+    fn a_placement_outside_the_policy_is_caught_and_refused_without_panic() {
+        let (mut b, [h1, _]) = mapped();
+        let platform = Platform::new(&FLAT);
+        // Tamper: a placement the policy does not list (the lifecycle never sets one).
+        let elsewhere = Placement::system(None, crate::PhysAddr::new(0xdead_0000));
+        b.current = elsewhere;
+        let found = violations(&b, &platform).unwrap();
+        assert!(found.contains(&Violation::PlacementNotInPolicy(elsewhere)));
+        b.unmap(&h1).unwrap();
+        assert_eq!(
+            b.map(&platform, h1.attachment()).unwrap_err(),
+            LifecycleError::UnknownPlacement(elsewhere)
+        );
     }
 
     #[test]
@@ -698,7 +725,7 @@ mod tests {
         assert_eq!(monitor.observe(&b, &platform).unwrap(), []);
         // Tamper: move a pinned buffer.
         let mut moved = b.clone();
-        moved.current = moved.policy.position(&ram()).unwrap();
+        moved.current = ram();
         let found = monitor.clone().observe(&moved, &platform).unwrap();
         assert!(found.contains(&Violation::PinnedBufferMoved {
             from: vram(),

@@ -123,7 +123,7 @@ impl fmt::Display for NoMigration {
 
 /// Where to move, and the newcomer's agreement there.
 pub(crate) struct MigrationPlan {
-    pub(crate) index: usize,
+    pub(crate) to: Placement,
     pub(crate) newcomer: Option<Agreed>,
 }
 
@@ -142,11 +142,11 @@ impl Buffer {
             return Ok(Err(NoMigration::Pinned(Vec::try_from_iter(self.pinned_by())?)));
         }
         let mut blocked = Vec::default();
-        'placements: for (index, option) in self.policy.placements().iter().enumerate() {
-            if index == self.current {
+        'placements: for option in self.policy.placements() {
+            let placement = *option.placement();
+            if placement == self.current {
                 continue;
             }
-            let placement = *option.placement();
             let newcomer = match newcomer {
                 Some(importer) => match negotiate_at(platform, &self.policy, option, importer)? {
                     Ok(agreed) => Some(agreed),
@@ -169,20 +169,24 @@ impl Buffer {
                     continue 'placements;
                 }
             }
-            return Ok(Ok(MigrationPlan { index, newcomer }));
+            return Ok(Ok(MigrationPlan {
+                to: placement,
+                newcomer,
+            }));
         }
         Ok(Err(NoMigration::NoPlacement(blocked)))
     }
 
-    /// Moves to placement `index` in `generation`: every mapping becomes stale and every active
-    /// agreement renegotiates at its next map. With `newcomer`, also attaches it (its agreement
-    /// is already for the destination, so the move neither invalidates nor outdates it).
+    /// Moves to `to` (one of the policy's placements) in `generation`: every mapping becomes
+    /// stale and every active agreement renegotiates at its next map. With `newcomer`, also
+    /// attaches it (its agreement is already for the destination, so the move neither
+    /// invalidates nor outdates it).
     ///
     /// Everything was checked by the caller; what can still fail is allocation, and all of it
     /// happens before the buffer changes: on error the buffer is as it was.
     pub(crate) fn migrate(
         &mut self,
-        index: usize,
+        to: Placement,
         generation: Generation,
         newcomer: Option<Attachment>,
     ) -> Result<Migration, OutOfMemory> {
@@ -199,7 +203,7 @@ impl Buffer {
             self.attachments.try_push(attachment)?;
         }
         // Nothing can fail from here on.
-        self.current = index;
+        self.current = to;
         self.generation = generation;
         for attachment in self.attachments.iter_mut().take(existing) {
             attachment.valid_from = generation;
@@ -209,7 +213,7 @@ impl Buffer {
         }
         Ok(Migration {
             from,
-            to: *self.placement(),
+            to,
             generation,
             invalidated,
             renegotiate,
@@ -245,11 +249,11 @@ impl Buffer {
         if let Some(reason) = self.revoked {
             return Err(LifecycleError::Revoked(reason));
         }
-        let index = self
+        let option = self
             .policy
-            .position(placement)
+            .option(placement)
             .ok_or(LifecycleError::UnknownPlacement(*placement))?;
-        if index == self.current {
+        if *placement == self.current {
             return Err(LifecycleError::AlreadyThere(*placement));
         }
         if !self.policy.may_migrate() {
@@ -259,7 +263,6 @@ impl Buffer {
             let by = Vec::try_from_iter(self.pinned_by())?;
             return Err(LifecycleError::Pinned { by });
         }
-        let option = &self.policy.placements()[index];
         for attachment in self.attachments.iter().filter(|a| a.is_active()) {
             if let Err(unreachable) =
                 negotiate_at(platform, &self.policy, option, &attachment.importer)?
@@ -271,6 +274,6 @@ impl Buffer {
             }
         }
         let generation = self.next_generation()?;
-        Ok(self.migrate(index, generation, None)?)
+        Ok(self.migrate(*placement, generation, None)?)
     }
 }

@@ -144,7 +144,7 @@ impl Buffer {
         if self.revoked.is_some() {
             return Ok(Revalidation::default());
         }
-        let option = self.current_option();
+        let option = self.current_option()?;
         let placement = *option.placement();
         let mut renegotiated = Vec::default();
         let mut unreachable = Vec::default();
@@ -185,7 +185,7 @@ impl Buffer {
         if !unreachable.is_empty() {
             match self.plan_migration(platform, None)? {
                 Ok(plan) => {
-                    let migration = self.migrate(plan.index, generation, None)?;
+                    let migration = self.migrate(plan.to, generation, None)?;
                     return Ok(Revalidation {
                         generation: Some(generation),
                         // What the move invalidated: every mapping valid before it.
@@ -213,23 +213,20 @@ impl Buffer {
         // Nothing can fail from here on.
         self.generation = generation;
         for r in &renegotiated {
-            if let Ok(i) = self.index_of(r.attachment) {
-                let attachment = &mut self.attachments[i];
+            if let Ok(attachment) = self.attachment_mut(r.attachment) {
                 attachment.state = AgreementState::Current(r.change.to);
                 attachment.valid_from = generation;
             }
         }
         for (id, reason) in unreachable {
-            if let Ok(i) = self.index_of(id) {
-                let attachment = &mut self.attachments[i];
+            if let Ok(attachment) = self.attachment_mut(id) {
                 let previous = *attachment.state.latest();
                 attachment.state = AgreementState::Lost { previous, reason };
                 attachment.valid_from = generation;
             }
         }
         for (id, to) in &recovered {
-            if let Ok(i) = self.index_of(*id) {
-                let attachment = &mut self.attachments[i];
+            if let Ok(attachment) = self.attachment_mut(*id) {
                 attachment.state = AgreementState::Current(*to);
                 attachment.valid_from = generation;
             }

@@ -123,11 +123,15 @@ impl<T> FallibleVec<T> for kernel::alloc::KVec<T> {
     }
 
     fn remove_at(&mut self, index: usize) -> Option<T> {
-        // Rotates the element to the end of the list (in place, no allocation), then takes it
-        // off. `rotate_left(1)` needs a non-empty tail: `index` must be inside the list.
-        self.get_mut(index..)
-            .filter(|tail| !tail.is_empty())?
-            .rotate_left(1);
+        // Moves the element to the end of the list by swapping it with each one after it (in
+        // place, no allocation, no indexing: `core`'s `rotate_left` would bring its bounds
+        // assertion into the module), then takes it off.
+        let mut tail = self.get_mut(index..)?.iter_mut();
+        let mut moving = tail.next()?;
+        for next in tail {
+            core::mem::swap(moving, next);
+            moving = next;
+        }
         self.pop()
     }
 }

@@ -1,20 +1,24 @@
 # A real dma-buf between two drivers: for every p2pmem provider and every NVMe namespace (the
-# provider's own included: its controller reading into its own CMB), /bin/dmabufctl runs the storyline (export in the CMB, attach, map,
-# transfer, move to system memory, renegotiated map, transfer, revoke, refused map) with
-# dmabuf_exporter and dmabuf_importer loaded. Writes, per pair, $OUT/PAIR.steps (dmabufctl's
-# steps) and $OUT/PAIR.events (the exporter's "dmabuf-ic:" kernel log lines of that run), and
-# $OUT/pairs ("PAIR PROVIDER CLIENT NAMESPACE"). kernel/lib/dmabuf_events.py replays each pair
+# provider's own included: its controller reading into its own CMB), /bin/dmabufctl runs the
+# storyline (export in the CMB, attach, map, transfer, move to system memory, renegotiated map,
+# transfer, revoke, refused map) with dmabuf_exporter and dmabuf_importer loaded, once per list
+# the importer passes at attach (dmabufctl's modes: p2p, plain, system, compat). Writes, per
+# pair, $OUT/PAIR.steps (dmabufctl's steps) and $OUT/PAIR.events (both modules' "dmabuf-ic:"
+# kernel log lines of that run), and $OUT/pairs ("PAIR PROVIDER CLIENT NAMESPACE MODES", MODES
+# the importers' modes in the order they attach). kernel/lib/dmabuf_events.py replays each pair
 # with dmabuf-ic simulate on the saved sysfs and compares.
-# With an IOMMU the DMA API gives system memory IOVAs, while dmabuf_exporter derives DMA
-# addresses as the CPU's (and refuses every map that differs from the kernel's own): not
-# supported yet, said so, not run (kernel/dmabuf/README.md).
-if ls /sys/class/iommu/* >/dev/null 2>&1; then
-  echo "an IOMMU translates DMA here, which dmabuf_exporter does not support yet" >"$OUT/skipped"
-  cat "$OUT/skipped"
-  exit 0
-fi
-insmod /modules/dmabuf_importer.ko || { echo "insmod dmabuf_importer failed"; exit 1; }
+# With an IOMMU the DMA API gives the importers IOVAs (dmabuf_exporter takes them from its own
+# dma_map_sgtable(): dma_mapping.rs); $OUT/iommu names the IOMMUs, so that the replay compares
+# the memory an IOVA maps rather than the IOVA, which simulate does not model. There, QEMU
+# sends every DMA of a function through its vIOMMU, peer-to-peer bus addresses included (a real
+# switch without ACS routes them to the peer): an NVMe read into another function's CMB
+# completes with no byte arriving. So with an IOMMU the modes that offer peer-to-peer memory
+# (p2p, compat) do not run for a client other than the provider; $OUT/not-run says which.
+ls /sys/class/iommu/ 2>/dev/null | tr '\n' ' ' | sed 's/ $//' >"$OUT/iommu"
+[ -s "$OUT/iommu" ] || rm -f "$OUT/iommu"
+# The importer calls the exporter's dmabuf_ic_attach(): the exporter goes in first.
 insmod /modules/dmabuf_exporter.ko || { echo "insmod dmabuf_exporter failed"; exit 1; }
+insmod /modules/dmabuf_importer.ko || { echo "insmod dmabuf_importer failed"; exit 1; }
 rc=0
 : >"$OUT/pairs"
 for p in /sys/bus/pci/devices/*/p2pmem; do
@@ -23,14 +27,20 @@ for p in /sys/bus/pci/devices/*/p2pmem; do
   for b in /sys/block/nvme*; do
     [ -e "$b" ] || continue
     ns=$(basename "$b"); client=$(basename "$(readlink -f "$b/device/device")")
-    # p2p: the importer accepts peer-to-peer memory; plain: it does not, so the exporter
-    # must move the buffer to system memory for it.
-    for mode in p2p plain; do
+    # p2p: the importer offers peer-to-peer memory; plain: it does not, so the exporter must
+    # move the buffer to system memory for it; system: as plain, but its attachment allows
+    # peer-to-peer memory (allow_peer2peer): only the list it passed keeps it off the CMB;
+    # compat: no list, the exporter reads the attachment as the mapping-types series does.
+    for mode in p2p plain system compat; do
       pair="$provider-$client-$mode"
+      if [ -e "$OUT/iommu" ] && [ "$client" != "$provider" ] && [ "$mode" != plain ] && [ "$mode" != system ]; then
+        echo "$pair QEMU's vIOMMU translates peer-to-peer DMA to another function's BAR" >>"$OUT/not-run"
+        continue
+      fi
       before=$(dmesg | grep -c 'dmabuf-ic:')
       /bin/dmabufctl "$provider" "$client" "/dev/$ns" "$mode" >"$OUT/$pair.steps" 2>&1 || rc=1
       dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
-      echo "$pair $provider $client /dev/$ns" >>"$OUT/pairs"
+      echo "$pair $provider $client /dev/$ns $mode" >>"$OUT/pairs"
       echo "== $pair"; cat "$OUT/$pair.steps"
     done
   done
@@ -47,10 +57,10 @@ for p in /sys/bus/pci/devices/*/p2pmem; do
     before=$(dmesg | grep -c 'dmabuf-ic:')
     /bin/dmabufctl "$provider" "$provider" "/dev/$own" p2p "$late" >"$OUT/$pair.steps" 2>&1 || rc=1
     dmesg | grep 'dmabuf-ic:' | sed 's/^\[[^]]*\] //' | tail -n +"$((before + 1))" >"$OUT/$pair.events"
-    echo "$pair $provider $provider /dev/$own" >>"$OUT/pairs"
+    echo "$pair $provider $provider /dev/$own p2p,p2p" >>"$OUT/pairs"
     echo "== $pair"; cat "$OUT/$pair.steps"
   done
 done
-rmmod dmabuf_exporter || rc=1
 rmmod dmabuf_importer || rc=1
+rmmod dmabuf_exporter || rc=1
 exit $rc
