@@ -138,7 +138,10 @@ pub(crate) fn derive(
     agreed: &Agreed,
 ) -> Result<Mapping, LifecycleError> {
     if agreed.placement() != placement {
-        return Err(AddressError::Inconsistent("the agreement was negotiated for another placement").into());
+        return Err(AddressError::Inconsistent(
+            "the agreement was negotiated for another placement",
+        )
+        .into());
     }
     let aperture = |error| AddressError::Aperture {
         placement: *placement,

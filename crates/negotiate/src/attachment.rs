@@ -10,8 +10,8 @@ use core::fmt;
 
 use crate::mapping::{AddressSpace, Mapping};
 use crate::{
-    Agreed, AttachmentId, Describe, Generation, Importer, MappingHandle, Names, OpaqueNames, Placement,
-    RevokeReason, Unreachable,
+    Agreed, AttachmentId, Describe, Generation, Importer, MappingHandle, Names, OpaqueNames,
+    Placement, RevokeReason, Unreachable,
 };
 
 /// What an attachment agreed on, and whether it still fits.

@@ -389,7 +389,10 @@ impl Buffer {
         let plan = match self.plan_migration(platform, Some(&importer))? {
             Ok(plan) => plan,
             Err(migration) => {
-                return Err(LifecycleError::Unreachable(AttachRefusal { here, migration }));
+                return Err(LifecycleError::Unreachable(AttachRefusal {
+                    here,
+                    migration,
+                }));
             }
         };
         let Some(agreed) = plan.newcomer else {

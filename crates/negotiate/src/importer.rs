@@ -13,7 +13,9 @@ use core::fmt;
 
 use crate::interconnect::Interconnect;
 use crate::storage::FallibleVec;
-use crate::{DeviceId, FabricId, ImporterArgs, ImporterOffer, LifecycleError, OutOfMemory, Trust, Vec};
+use crate::{
+    DeviceId, FabricId, ImporterArgs, ImporterOffer, LifecycleError, OutOfMemory, Trust, Vec,
+};
 
 /// How an importer copes with the exporter moving the buffer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -144,7 +146,9 @@ impl Importer {
         }
         let mut kept = Vec::try_with_room(offers.len())?;
         for (index, offer) in offers.iter().enumerate() {
-            kept.try_push(StoredOffer::new(offer).ok_or(LifecycleError::DriverArguments { index })?)?;
+            kept.try_push(
+                StoredOffer::new(offer).ok_or(LifecycleError::DriverArguments { index })?,
+            )?;
         }
         Ok(Self { offers: kept, mode })
     }

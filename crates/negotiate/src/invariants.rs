@@ -31,9 +31,9 @@ use crate::mapping::{AddressSpace, Mapping};
 use crate::renegotiation::negotiate_at;
 use crate::storage::FallibleVec;
 use crate::{
-    AgreementState, AttachmentId, Buffer, Describe, DeviceId, FabricId, Generation,
-    LifecycleError, MappingHandle, Names, Offering, OpaqueNames, OutOfMemory, PHYS, PRIVATE_IOVA,
-    Placement, Platform, Rejection, Relation, StoredArgs, Unreachable, Vec,
+    AgreementState, AttachmentId, Buffer, Describe, DeviceId, FabricId, Generation, LifecycleError,
+    MappingHandle, Names, Offering, OpaqueNames, OutOfMemory, PHYS, PRIVATE_IOVA, Placement,
+    Platform, Rejection, Relation, StoredArgs, Unreachable, Vec,
 };
 
 /// A broken invariant.

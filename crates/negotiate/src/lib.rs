@@ -103,32 +103,43 @@ mod platform;
 mod rejection;
 mod route;
 
-/// Items of the attachment lifecycle: compiled where there is a vector to keep its lists in
-/// (feature `alloc`, or inside Linux: `--cfg kernel`).
-macro_rules! lifecycle {
-    ($($item:item)*) => { $(#[cfg(any(feature = "alloc", kernel))] $item)* };
-}
-
-lifecycle! {
-    pub mod addressing;
-    mod apertures;
-    mod attachment;
-    mod buffer;
-    mod exporter_policy;
-    mod generation;
-    mod importer;
-    pub mod invariants;
-    mod lifecycle_error;
-    pub mod mapping;
-    mod migration;
-    mod placement;
-    mod renegotiation;
-    mod revalidation;
-    mod revocation;
-    mod storage;
-}
+// The attachment lifecycle is compiled where there is a vector to keep its lists in (feature
+// `alloc`, or inside Linux: `--cfg kernel`). Each item carries the attribute itself (no macro
+// around them), so that rustfmt formats these files too.
+#[cfg(any(feature = "alloc", kernel))]
+pub mod addressing;
+#[cfg(any(feature = "alloc", kernel))]
+mod apertures;
+#[cfg(any(feature = "alloc", kernel))]
+mod attachment;
+#[cfg(any(feature = "alloc", kernel))]
+mod buffer;
+#[cfg(any(feature = "alloc", kernel))]
+mod exporter_policy;
+#[cfg(any(feature = "alloc", kernel))]
+mod generation;
+#[cfg(any(feature = "alloc", kernel))]
+mod importer;
+#[cfg(any(feature = "alloc", kernel))]
+pub mod invariants;
+#[cfg(any(feature = "alloc", kernel))]
+mod lifecycle_error;
+#[cfg(any(feature = "alloc", kernel))]
+pub mod mapping;
+#[cfg(any(feature = "alloc", kernel))]
+mod migration;
+#[cfg(any(feature = "alloc", kernel))]
+mod placement;
+#[cfg(any(feature = "alloc", kernel))]
+mod renegotiation;
+#[cfg(any(feature = "alloc", kernel))]
+mod revalidation;
+#[cfg(any(feature = "alloc", kernel))]
+mod revocation;
 #[cfg(feature = "std")]
 mod shared;
+#[cfg(any(feature = "alloc", kernel))]
+mod storage;
 #[cfg(test)]
 mod testing;
 
@@ -149,25 +160,37 @@ pub use platform::{DirectMapped, DmaMapper, DmaRefusal, Platform};
 pub use rejection::Rejection;
 pub use route::{Bandwidth, Gbps, Latency, Quality, Route, RouteKind, Tier};
 
-lifecycle! {
-    pub use addressing::AddressError;
-    pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
-    pub use attachment::{AgreementState, Attachment, Holding, Validity};
-    pub use buffer::{Attached, Buffer, Mapped};
-    pub use exporter_policy::{
-        ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError,
-    };
-    pub use generation::{AccessError, BufferId, Generation, MappingHandle};
-    pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
-    pub use invariants::{Monitor, Violation};
-    pub use lifecycle_error::{AttachRefusal, LifecycleError};
-    pub use mapping::{AddressSpace, Mapping};
-    pub use migration::{Blocked, Migration, NoMigration};
-    pub use placement::Placement;
-    pub use renegotiation::{Agreed, Change, Unreachable};
-    pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
-    pub use revocation::{Reset, Revocation, RevokeReason};
-    pub use storage::OutOfMemory;
-}
+#[cfg(any(feature = "alloc", kernel))]
+pub use addressing::AddressError;
+#[cfg(any(feature = "alloc", kernel))]
+pub use apertures::{ApertureError, Apertures, BarAperture, FabricAperture, VramAperture};
+#[cfg(any(feature = "alloc", kernel))]
+pub use attachment::{AgreementState, Attachment, Holding, Validity};
+#[cfg(any(feature = "alloc", kernel))]
+pub use buffer::{Attached, Buffer, Mapped};
+#[cfg(any(feature = "alloc", kernel))]
+pub use exporter_policy::{ExporterPolicy, MAX_OFFERINGS, Offering, PlacementOption, PolicyError};
+#[cfg(any(feature = "alloc", kernel))]
+pub use generation::{AccessError, BufferId, Generation, MappingHandle};
+#[cfg(any(feature = "alloc", kernel))]
+pub use importer::{Importer, ImporterMode, MAX_IMPORTER_OFFERS, StoredArgs, StoredOffer};
+#[cfg(any(feature = "alloc", kernel))]
+pub use invariants::{Monitor, Violation};
+#[cfg(any(feature = "alloc", kernel))]
+pub use lifecycle_error::{AttachRefusal, LifecycleError};
+#[cfg(any(feature = "alloc", kernel))]
+pub use mapping::{AddressSpace, Mapping};
+#[cfg(any(feature = "alloc", kernel))]
+pub use migration::{Blocked, Migration, NoMigration};
+#[cfg(any(feature = "alloc", kernel))]
+pub use placement::Placement;
+#[cfg(any(feature = "alloc", kernel))]
+pub use renegotiation::{Agreed, Change, Unreachable};
+#[cfg(any(feature = "alloc", kernel))]
+pub use revalidation::{LostAttachment, Renegotiated, Revalidation};
+#[cfg(any(feature = "alloc", kernel))]
+pub use revocation::{Reset, Revocation, RevokeReason};
 #[cfg(feature = "std")]
 pub use shared::SharedBuffer;
+#[cfg(any(feature = "alloc", kernel))]
+pub use storage::OutOfMemory;

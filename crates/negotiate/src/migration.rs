@@ -139,7 +139,9 @@ impl Buffer {
             return Ok(Err(NoMigration::NotAllowed));
         }
         if self.is_pinned() {
-            return Ok(Err(NoMigration::Pinned(Vec::try_from_iter(self.pinned_by())?)));
+            return Ok(Err(NoMigration::Pinned(Vec::try_from_iter(
+                self.pinned_by(),
+            )?)));
         }
         let mut blocked = Vec::default();
         'placements: for option in self.policy.placements() {
