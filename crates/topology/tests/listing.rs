@@ -10,7 +10,6 @@
 mod common;
 
 use std::cell::Cell;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use pci_topology::limits::SizeLimit;
@@ -164,24 +163,6 @@ fn every_archive_loads_the_same_machine_whether_its_folders_can_be_listed_or_not
     assert!(tried > 1000, "{tried} missing names tried");
 }
 
-/// Extracts a `.tar.gz` into `into`, keeping symlinks; gives the folder holding `sys/`.
-fn extract(archive: &Path, into: &Path) -> PathBuf {
-    let mut raw = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(archive).unwrap())
-        .read_to_end(&mut raw)
-        .unwrap();
-    tar::Archive::new(raw.as_slice()).unpack(into).unwrap();
-    if into.join("sys").is_dir() {
-        return into.to_path_buf();
-    }
-    std::fs::read_dir(into)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
-
 #[test]
 #[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn every_extracted_folder_loads_the_machine_of_its_archive_listed_or_not() {
@@ -197,7 +178,7 @@ fn every_extracted_folder_loads_the_machine_of_its_archive_listed_or_not() {
             std::env::temp_dir().join(format!("pci-topology-listing-{}-{i}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let top = extract(a, &dir);
+        let top = common::extract_gz(a, &dir);
         let folder = DirSource::new(&top);
         same_when_unlistable(&folder, &top.display().to_string());
         // The same machine, or the same refusal (each naming its own source first).

@@ -72,21 +72,6 @@ fn the_live_machine_loads_back_from_its_snapshot() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Extracts a `.tar.gz` into `into`, keeping symlinks; gives the top folder.
-fn extract(archive: &Path, into: &Path) -> PathBuf {
-    let mut raw = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(archive).unwrap())
-        .read_to_end(&mut raw)
-        .unwrap();
-    tar::Archive::new(raw.as_slice()).unpack(into).unwrap();
-    std::fs::read_dir(into)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
-
 #[test]
 #[cfg_attr(no_fixtures, ignore = "needs ../shared/fixtures or DMABUF_IC_FIXTURES")]
 fn a_saved_folder_loads_back_into_the_same_machine() {
@@ -95,7 +80,7 @@ fn a_saved_folder_loads_back_into_the_same_machine() {
     assert!(!files.is_empty());
     for f in &files {
         let dir = scratch("oracle");
-        let top = extract(f, &dir);
+        let top = common::extract_gz(f, &dir);
         let from_folder = load_sysfs(&top).unwrap();
         let (report, bytes) = snapshot_to(&top, "again", Compression::Gzip, Vec::new()).unwrap();
         let back =

@@ -1,10 +1,11 @@
-//! Shared test helpers: where the fixtures are.
+//! Shared test helpers: where the fixtures are, and extracting them.
 
 #![allow(dead_code)]
 
 pub mod hand;
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// The shared fixtures folder: `$DMABUF_IC_FIXTURES`, else `../../../shared/fixtures` from
 /// this crate. When it is missing, `None` (the caller skips, saying so), unless `CI=true`,
@@ -48,4 +49,23 @@ pub fn files_with_suffix(dir: &std::path::Path, suffix: &str) -> Vec<PathBuf> {
 /// This crate's own oracle snapshots.
 pub fn own_oracle_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle")
+}
+
+/// Extracts the `.tar.gz` `archive` into `into`, keeping symlinks; gives the folder holding
+/// `sys/` (`into` itself when the archive has no top folder, else that top folder).
+pub fn extract_gz(archive: &Path, into: &Path) -> PathBuf {
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(archive).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    tar::Archive::new(raw.as_slice()).unpack(into).unwrap();
+    if into.join("sys").is_dir() {
+        return into.to_path_buf();
+    }
+    std::fs::read_dir(into)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
