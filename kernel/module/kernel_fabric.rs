@@ -161,18 +161,6 @@ impl Fabric for KernelFabric {
             return Relation::Unknown;
         };
         let (ipf, opf) = (i.physfn(), o.physfn());
-        if i == o {
-            Relation::SameFunction
-        } else if opf.as_ref() == Some(&i) {
-            Relation::PhysicalFunctionOf
-        } else if ipf.as_ref() == Some(&o) {
-            Relation::VirtualFunctionOf
-        } else if ipf.is_some() && opf.is_some() {
-            Relation::OtherVirtualFunction
-        } else if i.slot() == o.slot() {
-            Relation::SameDevice
-        } else {
-            Relation::Unrelated
-        }
+        Relation::between(&i, &o, ipf.as_ref(), opf.as_ref(), i.slot() == o.slot())
     }
 }

@@ -69,6 +69,35 @@ pub enum Relation {
     Unknown,
 }
 
+impl Relation {
+    /// How `importer` relates to `owner`, two functions the fabric knows, from the facts every
+    /// fabric has about PCI functions: each one's SR-IOV physical function (`None` for a
+    /// function that is not a virtual function) and whether the two share a bus and slot. The
+    /// rule is kept here once for every fabric, because its order matters: the same function
+    /// first, then the SR-IOV relations (a VF and its PF, two VFs), then the same device.
+    pub fn between<F: PartialEq>(
+        importer: &F,
+        owner: &F,
+        importer_physfn: Option<&F>,
+        owner_physfn: Option<&F>,
+        same_slot: bool,
+    ) -> Relation {
+        if importer == owner {
+            Relation::SameFunction
+        } else if owner_physfn == Some(importer) {
+            Relation::PhysicalFunctionOf
+        } else if importer_physfn == Some(owner) {
+            Relation::VirtualFunctionOf
+        } else if importer_physfn.is_some() && owner_physfn.is_some() {
+            Relation::OtherVirtualFunction
+        } else if same_slot {
+            Relation::SameDevice
+        } else {
+            Relation::Unrelated
+        }
+    }
+}
+
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -348,18 +348,12 @@ impl Fabric for Machine {
         let (Some(fi), Some(fo)) = (self.function(i), self.function(o)) else {
             return Relation::Unknown;
         };
-        if fo.physfn == Some(i) {
-            return Relation::PhysicalFunctionOf;
-        }
-        if fi.physfn == Some(o) {
-            return Relation::VirtualFunctionOf;
-        }
-        if fi.physfn.is_some() && fo.physfn.is_some() {
-            return Relation::OtherVirtualFunction;
-        }
-        if fi.bdf.same_slot(&fo.bdf) {
-            return Relation::SameDevice;
-        }
-        Relation::Unrelated
+        Relation::between(
+            &i,
+            &o,
+            fi.physfn.as_ref(),
+            fo.physfn.as_ref(),
+            fi.bdf.same_slot(&fo.bdf),
+        )
     }
 }

@@ -254,18 +254,14 @@ impl Fabric for TestFabric {
         ) else {
             return Relation::Unknown;
         };
-        if importer == owner {
-            Relation::SameFunction
-        } else if o.physfn == Some(importer) {
-            Relation::PhysicalFunctionOf
-        } else if i.physfn == Some(owner) {
-            Relation::VirtualFunctionOf
-        } else if i.physfn.is_some() && o.physfn.is_some() {
-            Relation::OtherVirtualFunction
-        } else if i.slot == o.slot && i.physfn.is_none() && o.physfn.is_none() {
-            Relation::SameDevice
-        } else {
-            Relation::Unrelated
-        }
+        // Functions of one slot are one device only when neither is a virtual function.
+        let same_device = i.slot == o.slot && i.physfn.is_none() && o.physfn.is_none();
+        Relation::between(
+            &importer,
+            &owner,
+            i.physfn.as_ref(),
+            o.physfn.as_ref(),
+            same_device,
+        )
     }
 }
